@@ -1,0 +1,149 @@
+"""Surveys, their arms, participants, trials and responses."""
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from generation.models import ImagePool, PoolImage
+
+DEFAULT_QUESTION = {
+    "en": "Which image looks more realistic?",
+    "ja": "どちらの画像がより本物らしく見えますか？",
+}
+
+
+def new_slug() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_completion_code() -> str:
+    # Unambiguous upper-case letters and digits, easy to copy into a crowd platform.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def new_seed() -> int:
+    return secrets.randbits(62)
+
+
+class Survey(models.Model):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise: which of two images looks more realistic"
+        # A later kind, real_fake (one image: real or generated?), takes its place here.
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=200, help_text="Researcher-facing; never shown to participants.")
+    slug = models.CharField(max_length=32, unique=True, default=new_slug, editable=False, help_text="Public id in the link.")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PAIRWISE)
+    question_en = models.CharField(max_length=300, default=DEFAULT_QUESTION["en"])
+    question_ja = models.CharField(max_length=300, default=DEFAULT_QUESTION["ja"])
+    instructions_en = models.TextField(blank=True, help_text="Shown before the trials; empty uses the built-in text.")
+    instructions_ja = models.TextField(blank=True, help_text="Shown before the trials; empty uses the built-in text.")
+    consent_en = models.TextField(blank=True, help_text="Consent text; empty uses the built-in text.")
+    consent_ja = models.TextField(blank=True, help_text="Consent text; empty uses the built-in text.")
+    trials_per_participant = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(2000)]
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    pools = models.ManyToManyField(ImagePool, through="SurveyArm", related_name="surveys")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    def text_for(self, field: str, language: str) -> str:
+        """The researcher's text in the participant's language, falling back to English."""
+        value = getattr(self, f"{field}_{'ja' if language == 'ja' else 'en'}", "")
+        return value or getattr(self, f"{field}_en", "")
+
+
+class SurveyArm(models.Model):
+    """One pool taking part in a survey, under the label used in the results table."""
+
+    survey = models.ForeignKey(Survey, related_name="arms", on_delete=models.CASCADE)
+    pool = models.ForeignKey(ImagePool, related_name="arms", on_delete=models.PROTECT)
+    label = models.CharField(max_length=200, help_text="Name of the arm in results; defaults to the pool's name.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["survey", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["survey", "pool"], name="survey_arm_unique_pool")]
+
+    def __str__(self):
+        return self.label
+
+
+class Participant(models.Model):
+    survey = models.ForeignKey(Survey, related_name="participants", on_delete=models.CASCADE)
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    seed = models.BigIntegerField(default=new_seed, help_text="Seeds this participant's trial order and sides.")
+    language = models.CharField(max_length=8, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When the participant consented and started.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completion_code = models.CharField(max_length=32, unique=True, default=new_completion_code, editable=False)
+
+    class Meta:
+        ordering = ["survey", "created_at"]
+
+    def __str__(self):
+        return f"participant {self.pk} of {self.survey}"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.completed_at is not None
+
+
+class Trial(models.Model):
+    class Side(models.TextChoices):
+        LEFT = "left", _("left")
+        RIGHT = "right", _("right")
+
+    participant = models.ForeignKey(Participant, related_name="trials", on_delete=models.CASCADE)
+    position = models.PositiveIntegerField(help_text="0-based place in the participant's sequence.")
+    left_arm = models.ForeignKey(SurveyArm, related_name="+", on_delete=models.PROTECT)
+    right_arm = models.ForeignKey(SurveyArm, related_name="+", on_delete=models.PROTECT)
+    left_image = models.ForeignKey(PoolImage, related_name="+", on_delete=models.PROTECT)
+    right_image = models.ForeignKey(PoolImage, related_name="+", on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["participant", "position"]
+        constraints = [models.UniqueConstraint(fields=["participant", "position"], name="trial_unique_position")]
+
+    def __str__(self):
+        return f"trial {self.position + 1} of participant {self.participant_id}"
+
+    def arm_on(self, side: str) -> SurveyArm:
+        return self.left_arm if side == self.Side.LEFT else self.right_arm
+
+
+class Response(models.Model):
+    """A participant's answer to one trial. One per trial, enforced by the database."""
+
+    trial = models.OneToOneField(Trial, related_name="response", on_delete=models.CASCADE)
+    choice = models.CharField(max_length=10, choices=Trial.Side.choices, help_text="The side the participant chose.")
+    reaction_time_ms = models.FloatField(null=True, blank=True, help_text="From stimulus onset to the answer, client clock.")
+    client_timing = models.JSONField(default=dict, blank=True, help_text="Timing data measured by the browser.")
+    created_at = models.DateTimeField(auto_now_add=True, help_text="Server time the answer arrived.")
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.choice} on {self.trial}"
