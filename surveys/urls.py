@@ -1,4 +1,18 @@
 from django.urls import path
 
+from . import researcher_views, views
+
 app_name = "surveys"
-urlpatterns = []
+urlpatterns = [
+    # Participants (anonymous)
+    path("s/<str:slug>/", views.welcome, name="welcome"),
+    path("s/<str:slug>/instructions/", views.instructions, name="instructions"),
+    path("s/<str:slug>/trial/", views.trial, name="trial"),
+    path("s/<str:slug>/answer/", views.answer, name="answer"),
+    path("s/<str:slug>/done/", views.done, name="done"),
+    # Researchers (login required)
+    path("r/", researcher_views.dashboard, name="dashboard"),
+    path("r/surveys/new/", researcher_views.survey_create, name="survey_create"),
+    path("r/surveys/<int:pk>/", researcher_views.survey_detail, name="survey_detail"),
+    path("r/surveys/<int:pk>/status/", researcher_views.survey_status, name="survey_status"),
+]

@@ -1,0 +1,49 @@
+"""Reads for survey pages: no writes here."""
+from __future__ import annotations
+
+from django.db.models import Count, Q
+
+from .models import Participant, Survey, Trial
+
+
+def participant_current_trial(*, participant: Participant) -> Trial | None:
+    """The first trial without an answer; None once every trial is answered."""
+    return (
+        participant.trials.filter(response__isnull=True)
+        .select_related("left_image", "right_image")
+        .order_by("position")
+        .first()
+    )
+
+
+def participant_next_trial(*, participant: Participant, after: Trial) -> Trial | None:
+    """The trial after ``after``, so the page can prefetch its images."""
+    return (
+        participant.trials.filter(position__gt=after.position)
+        .select_related("left_image", "right_image")
+        .order_by("position")
+        .first()
+    )
+
+
+def participant_for_token(*, survey: Survey, token: str | None) -> Participant | None:
+    if not token:
+        return None
+    return Participant.objects.filter(survey=survey, token=token).first()
+
+
+def survey_list_with_counts():
+    return Survey.objects.annotate(
+        participants_started=Count("participants", distinct=True),
+        participants_completed=Count("participants", filter=Q(participants__completed_at__isnull=False), distinct=True),
+        arm_count=Count("arms", distinct=True),
+    ).order_by("-created_at")
+
+
+def survey_participant_counts(*, survey: Survey) -> dict[str, int]:
+    participants = survey.participants.all()
+    return {
+        "started": participants.count(),
+        "completed": participants.filter(completed_at__isnull=False).count(),
+        "responses": Trial.objects.filter(participant__survey=survey, response__isnull=False).count(),
+    }
