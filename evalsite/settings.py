@@ -121,7 +121,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("EVALSITE_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Only a deployment collects static files (set EVALSITE_STATIC_ROOT and run collectstatic);
+# otherwise WhiteNoise serves them straight from the apps' folders.
+STATIC_ROOT = os.environ.get("EVALSITE_STATIC_ROOT") or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static folders without collectstatic
 

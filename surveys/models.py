@@ -14,8 +14,12 @@ DEFAULT_QUESTION = {
 }
 
 
+SLUG_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
 def new_slug() -> str:
-    return secrets.token_urlsafe(9)
+    # Letters and digits only: a slug never starts with "-", so it passes as a command-line argument.
+    return "".join(secrets.choice(SLUG_ALPHABET) for _ in range(12))
 
 
 def new_token() -> str:

@@ -90,7 +90,7 @@ def answer(request: HttpRequest, slug: str) -> HttpResponse:
         return _answer_refused(request, slug, 403, _("Your session has expired. Please start again."))
     try:
         fields = _answer_fields(request.POST)
-        _, created = services.response_record(participant=participant, **fields)
+        _response, created = services.response_record(participant=participant, **fields)
     except services.AnswerConflict as error:
         return _answer_refused(request, slug, 409, str(error))
     except services.TrialNotCurrent as error:

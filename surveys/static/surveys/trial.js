@@ -34,7 +34,7 @@
     requestAnimationFrame(function (frameTime) {
       pair.classList.remove("loading");
       timing.onset_ms = frameTime;
-      buttons.left.focus({ preventScroll: true });
+      // No image is focused on arrival: a focus ring on one side would draw the eye to it.
     });
   });
 
