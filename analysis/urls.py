@@ -1,4 +1,9 @@
 from django.urls import path
 
+from analysis import views
+
 app_name = "analysis"
-urlpatterns = []
+urlpatterns = [
+    path("r/surveys/<int:pk>/results/", views.survey_results, name="survey_results"),
+    path("r/surveys/<int:pk>/export.<str:fmt>", views.survey_export, name="survey_export"),
+]

@@ -1,0 +1,144 @@
+"""Results as files (CSV, Excel, Markdown), and the display formatting the results page shares."""
+import io
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+from analysis.tables import SurveyResults
+
+EM_DASH = "—"
+
+
+# Display formatting: one place, so the page and the Markdown export read the same.
+
+
+def format_percent(rate: float) -> str:
+    return EM_DASH if _missing(rate) else f"{rate * 100:.1f} %"
+
+
+def format_p_value(p: float) -> str:
+    """0.148 for ordinary values, 1.2e-08 once three decimals would read as zero."""
+    if _missing(p):
+        return EM_DASH
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def format_interval(low: float, high: float) -> str:
+    if _missing(low) or _missing(high):
+        return EM_DASH
+    return f"{low * 100:.1f}–{high * 100:.1f} %"
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def display_rows(table: pd.DataFrame) -> list[dict]:
+    """The pairwise table's rows as display strings (counts stay integers)."""
+    return [
+        {
+            "arm_a": row.arm_a,
+            "arm_b": row.arm_b,
+            "n": int(row.n),
+            "wins_a": int(row.wins_a),
+            "wins_b": int(row.wins_b),
+            "selection_rate_a": format_percent(row.selection_rate_a),
+            "p_value": format_p_value(row.p_value),
+            "interval": format_interval(row.ci_low, row.ci_high),
+        }
+        for row in table.itertuples(index=False)
+    ]
+
+
+def method_sentence(summary: dict) -> str:
+    """How the table was computed and what it counts, in one paragraph."""
+    return (
+        f"Selection rate of arm A against arm B, with an {summary['test']} "
+        f"and a {summary['interval']} for the rate. "
+        f"Counted: {summary['responses_counted']} responses ({summary['responses_scope']}) "
+        f"from {summary['participants_started']} participants started, "
+        f"{summary['participants_completed']} completed."
+    )
+
+
+# Files.
+
+
+def results_csv(results: SurveyResults) -> str:
+    """The table at full precision, with columns naming the test and interval used."""
+    return _table_with_methods(results).to_csv(index=False, lineterminator="\n")
+
+
+def results_xlsx(results: SurveyResults) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        _table_with_methods(results).to_excel(writer, sheet_name="results", index=False)
+        _about_frame(results.summary).to_excel(writer, sheet_name="about", index=False)
+    return buffer.getvalue()
+
+
+def results_markdown(results: SurveyResults) -> str:
+    summary = results.summary
+    headers = ["Arm A", "Arm B", "n", "A chosen", "B chosen", "A selection rate", "p", interval_header(summary)]
+    rows = [
+        [row["arm_a"], row["arm_b"], row["n"], row["wins_a"], row["wins_b"],
+         row["selection_rate_a"], row["p_value"], row["interval"]]
+        for row in display_rows(results.table)
+    ]
+    title = f"## {summary['survey_name']}: pairwise results ({summary['generated_at']:%Y-%m-%d})"
+    return "\n\n".join([title, markdown_table(headers, rows, numeric_from=2), method_sentence(summary)]) + "\n"
+
+
+def interval_header(summary: dict) -> str:
+    # Short in the header: the sentence under the table names the method in full.
+    return f"{summary['confidence'] * 100:g} % CI"
+
+
+def markdown_table(headers: list[str], rows: list[list], numeric_from: int) -> str:
+    """A GitHub pipe table; columns from ``numeric_from`` on are right-aligned."""
+    alignment = ["---" if i < numeric_from else "---:" for i in range(len(headers))]
+    lines = [headers, alignment, *rows]
+    return "\n".join("| " + " | ".join(_markdown_cell(cell) for cell in line) + " |" for line in lines)
+
+
+def _markdown_cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table_with_methods(results: SurveyResults) -> pd.DataFrame:
+    return results.table.assign(test=results.summary["test"], interval=results.summary["interval"])
+
+
+def _about_frame(summary: dict) -> pd.DataFrame:
+    facts = [
+        ("survey", summary["survey_name"]),
+        ("survey slug", summary["survey_slug"]),
+        ("exported at (UTC)", summary["generated_at"].strftime("%Y-%m-%d %H:%M:%S")),
+        ("participants started", summary["participants_started"]),
+        ("participants completed", summary["participants_completed"]),
+        ("responses counted", summary["responses_counted"]),
+        ("responses counted are", summary["responses_scope"]),
+        ("test", summary["test"]),
+        ("interval", summary["interval"]),
+    ]
+    return pd.DataFrame(facts, columns=["field", "value"])
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    extension: str
+    content_type: str
+    render: Callable[[SurveyResults], str | bytes]
+
+
+EXPORT_FORMATS = {
+    "csv": ExportFormat("csv", "text/csv; charset=utf-8", results_csv),
+    "xlsx": ExportFormat("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", results_xlsx),
+    "md": ExportFormat("md", "text/markdown; charset=utf-8", results_markdown),
+}
+
+
+def export_filename(summary: dict, fmt: str) -> str:
+    return f"{summary['survey_slug']}-results.{EXPORT_FORMATS[fmt].extension}"

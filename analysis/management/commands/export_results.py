@@ -1,0 +1,37 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis import exports, selectors, tables
+
+
+class Command(BaseCommand):
+    help = "Export a survey's pairwise results table as CSV, Excel (xlsx) or Markdown."
+
+    def add_arguments(self, parser):
+        parser.add_argument("survey", help="The survey's id, slug, or exact (unique) name.")
+        parser.add_argument("--format", dest="fmt", choices=sorted(exports.EXPORT_FORMATS), default="csv")
+        parser.add_argument(
+            "--output", help="File to write. csv and md go to stdout without it; "
+            "xlsx goes to <slug>-results.xlsx in the current folder."
+        )
+        parser.add_argument(
+            "--completed-only", action="store_true", help="Count only participants who completed the survey."
+        )
+
+    def handle(self, *args, survey, fmt, output, completed_only, **options):
+        try:
+            found = selectors.survey_find(reference=survey)
+        except selectors.SurveyNotFound as error:
+            raise CommandError(str(error)) from error
+        results = tables.survey_pairwise_results(survey=found, completed_only=completed_only)
+        content = exports.EXPORT_FORMATS[fmt].render(results)
+        if output is None and isinstance(content, str):
+            self.stdout.write(content, ending="")
+            return
+        path = Path(output or exports.export_filename(results.summary, fmt))
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        self.stdout.write(str(path.resolve()))
