@@ -3,6 +3,7 @@
 consent -> instructions -> trials (one page each, answers posted and redirected) -> done.
 The participant is found through a token kept in their session, so a reload resumes.
 """
+import functools
 import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -21,6 +22,20 @@ SESSION_KEY = "evalsite.participant.{slug}"
 
 def _session_participant(request: HttpRequest, survey: Survey) -> Participant | None:
     return participant_for_token(survey=survey, token=request.session.get(SESSION_KEY.format(slug=survey.slug)))
+
+
+def participant_page(view):
+    """Views of a participant already started: others are sent to the survey's first page."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        survey = get_object_or_404(Survey, slug=slug)
+        participant = _session_participant(request, survey)
+        if participant is None:
+            return redirect("surveys:welcome", slug=slug)
+        return view(request, survey, participant)
+
+    return wrapper
 
 
 def _page(request, template: str, survey: Survey, **context) -> HttpResponse:
@@ -52,25 +67,19 @@ def welcome(request: HttpRequest, slug: str) -> HttpResponse:
 
 @never_cache
 @require_GET
-def instructions(request: HttpRequest, slug: str) -> HttpResponse:
-    survey = get_object_or_404(Survey, slug=slug)
-    participant = _session_participant(request, survey)
-    if participant is None:
-        return redirect("surveys:welcome", slug=slug)
+@participant_page
+def instructions(request: HttpRequest, survey: Survey, participant: Participant) -> HttpResponse:
     return _page(request, "instructions.html", survey, instructions=survey.text_for("instructions", get_language()),
                  trial_count=participant.trials.count())
 
 
 @never_cache
 @require_GET
-def trial(request: HttpRequest, slug: str) -> HttpResponse:
-    survey = get_object_or_404(Survey, slug=slug)
-    participant = _session_participant(request, survey)
-    if participant is None:
-        return redirect("surveys:welcome", slug=slug)
+@participant_page
+def trial(request: HttpRequest, survey: Survey, participant: Participant) -> HttpResponse:
     current = participant_current_trial(participant=participant)
     if current is None:
-        return redirect("surveys:done", slug=slug)
+        return redirect("surveys:done", slug=survey.slug)
     return _page(
         request, "trial.html", survey,
         trial=current,
@@ -135,11 +144,8 @@ def _answer_refused(request: HttpRequest, slug: str, status: int, message: str) 
 
 @never_cache
 @require_GET
-def done(request: HttpRequest, slug: str) -> HttpResponse:
-    survey = get_object_or_404(Survey, slug=slug)
-    participant = _session_participant(request, survey)
-    if participant is None:
-        return redirect("surveys:welcome", slug=slug)
+@participant_page
+def done(request: HttpRequest, survey: Survey, participant: Participant) -> HttpResponse:
     if not participant.is_complete:
-        return redirect("surveys:trial", slug=slug)
+        return redirect("surveys:trial", slug=survey.slug)
     return _page(request, "done.html", survey, participant=participant)
