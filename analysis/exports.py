@@ -52,13 +52,17 @@ def display_rows(table: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def method_sentence(summary: dict) -> str:
     """How the table was computed and what it counts, in one paragraph."""
     return (
         f"Selection rate of arm A against arm B, with an {summary['test']} "
         f"and a {summary['interval']} for the rate. "
-        f"Counted: {summary['responses_counted']} responses ({summary['responses_scope']}) "
-        f"from {summary['participants_started']} participants started, "
+        f"Counted: {_count(summary['responses_counted'], 'response')} ({summary['responses_scope']}) "
+        f"from {_count(summary['participants_started'], 'participant')} started, "
         f"{summary['participants_completed']} completed."
     )
 

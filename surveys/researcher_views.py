@@ -10,7 +10,7 @@ from generation.models import ImagePool, PoolImport
 from . import services
 from .forms import SurveyCreateForm
 from .models import Survey
-from .selectors import survey_list_with_counts, survey_participant_counts
+from .selectors import survey_list_with_counts, survey_participant_counts, survey_size_warning
 
 
 @login_required
@@ -39,6 +39,8 @@ def survey_create(request):
             form.add_error(None, str(error))
         else:
             messages.success(request, f"Survey “{survey.name}” created.")
+            if warning := survey_size_warning(survey=survey):
+                messages.warning(request, warning)
             return redirect("surveys:survey_detail", pk=survey.pk)
     return render(request, "surveys/researcher/survey_create.html", {"form": form})
 
@@ -50,6 +52,7 @@ def survey_detail(request, pk: int):
         "survey": survey,
         "arms": survey.arms.select_related("pool"),
         "counts": survey_participant_counts(survey=survey),
+        "size_warning": survey_size_warning(survey=survey),
         "link": request.build_absolute_uri(survey_link(survey)),
     })
 

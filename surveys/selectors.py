@@ -47,3 +47,23 @@ def survey_participant_counts(*, survey: Survey) -> dict[str, int]:
     )
     counts["responses"] = Trial.objects.filter(participant__survey=survey, response__isnull=False).count()
     return counts
+
+
+def survey_image_sizes(*, survey: Survey) -> dict[str, list[tuple[int, int]]]:
+    """The image sizes (width, height) of each arm, by arm label."""
+    sizes: dict[str, set[tuple[int, int]]] = {arm.label: set() for arm in survey.arms.all()}
+    rows = survey.arms.values_list("label", "pool__images__width", "pool__images__height").distinct()
+    for label, width, height in rows:
+        if width is not None:
+            sizes[label].add((width, height))
+    return {label: sorted(found) for label, found in sizes.items()}
+
+
+def survey_size_warning(*, survey: Survey) -> str | None:
+    """A warning when arms differ in image size: participants could tell the arms apart by sharpness."""
+    sizes = survey_image_sizes(survey=survey)
+    if len({size for found in sizes.values() for size in found}) <= 1:
+        return None
+    listed = "; ".join(f"{label}: {', '.join(f'{w}×{h}' for w, h in found)}" for label, found in sizes.items())
+    return (f"The arms' images differ in size ({listed}). Both images of a trial are shown at the same size, "
+            "so a smaller image is upscaled and may look softer: consider resizing the pools to one size.")

@@ -1,4 +1,7 @@
-"""`make test`'s second pass: the tests marked `postgres`, against a real PostgreSQL server.
+"""`make test`'s second pass: the whole suite again, on a real PostgreSQL server.
+
+The first pass runs on SQLite (the embedded default) and leaves out the tests marked
+`postgres`, which need concurrent connections; this pass runs everything, those included.
 
 Where no server answers, the pass is skipped with the reason, except under CI=true, where it
 must run. The server is TEST_DATABASE_URL (default: the machines' 127.0.0.1:5432, trust auth).
@@ -25,7 +28,7 @@ def main(pytest_args: list[str]) -> int:
     import pytest
 
     os.environ["DATABASE_URL"] = url
-    return pytest.main(["-m", "postgres", *pytest_args])
+    return pytest.main(pytest_args)
 
 
 if __name__ == "__main__":
