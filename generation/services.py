@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from generation import imaging
+from generation import imaging, selectors
 from generation.models import ImagePool, PoolImage, PoolImport
 from generation.tasks import pool_import_task
 
@@ -111,7 +111,7 @@ def _check_import_args(*, name: str, kind: str, provenance: dict) -> None:
     if unknown := set(provenance) - set(PROVENANCE_FIELDS):
         raise PoolImportError(f"Unknown provenance fields: {', '.join(sorted(unknown))}.")
     # Checked before the slow phase 1; checked again by the database in phase 2.
-    if ImagePool.objects.filter(name=name).exists():
+    if selectors.pool_name_taken(name=name):
         raise _name_taken(name)
 
 
@@ -202,7 +202,7 @@ def _store_pool(*, name: str, kind: str, created_by, provenance: dict, staged: l
         # Nothing half-imported stays behind: the rows roll back, the files go here.
         for stored_name in written:
             default_storage.delete(stored_name)
-        if isinstance(exc, IntegrityError) and ImagePool.objects.filter(name=name).exists():
+        if isinstance(exc, IntegrityError) and selectors.pool_name_taken(name=name):
             raise _name_taken(name) from None
         raise
     return pool
