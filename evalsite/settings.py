@@ -142,9 +142,20 @@ EVALSITE_MAX_IMAGE_PIXELS = int(os.environ.get("EVALSITE_MAX_IMAGE_PIXELS", str(
 EVALSITE_MAX_IMPORT_FILES = int(os.environ.get("EVALSITE_MAX_IMPORT_FILES", "20000"))
 EVALSITE_MAX_IMPORT_BYTES = int(os.environ.get("EVALSITE_MAX_IMPORT_BYTES", str(4 * 1024**3)))
 
+# Training runs: each run's options, logs, sample grids and checkpoints live in a folder under here
+# (on the worker: checkpoints are read by path, so workers that sample must see the same folder).
+EVALSITE_RUNS_DIR = Path(os.environ.get("EVALSITE_RUNS_DIR", VAR_DIR / "runs"))
+# Bundled datasets ("bundled:photos", ...) are built here on first use, from packages on disk.
+EVALSITE_DATASETS_DIR = Path(os.environ.get("EVALSITE_DATASETS_DIR", VAR_DIR / "datasets"))
+# A torchvision-layout VGG-19 state dict for CRN's perceptual loss; without one a fixed random VGG is used.
+EVALSITE_VGG19_WEIGHTS = os.environ.get("EVALSITE_VGG19_WEIGHTS", "")
+
 # Celery: the embedded default runs tasks in-process; a deployment points CELERY_BROKER_URL at Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("EVALSITE_TASKS_EAGER", CELERY_BROKER_URL == "memory://")
+# In-process tasks that take minutes (training, sampling) run in a background thread of the web process,
+# so that the page which queued them returns at once. Tests turn this off to run them synchronously.
+EVALSITE_BACKGROUND_THREADS = env_bool("EVALSITE_BACKGROUND_THREADS", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

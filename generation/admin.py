@@ -3,7 +3,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from generation.models import ImagePool, PoolImage, PoolImport
+from generation.models import Checkpoint, ImagePool, PoolImage, PoolImport, TrainingRun
 
 
 def _thumbnail(image: PoolImage) -> str:
@@ -70,3 +70,26 @@ class PoolImportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class CheckpointInline(admin.TabularInline):
+    # Checkpoints are recorded by the training loop, never made by hand.
+    model = Checkpoint
+    fields = readonly_fields = ("iteration", "images_seen", "training_seconds", "path", "created_at")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ("name", "family", "dataset", "status", "iteration", "iterations", "training_hours", "created_at")
+    list_filter = ("family", "status")
+    search_fields = ("name", "dataset", "error")
+    readonly_fields = [f.name for f in TrainingRun._meta.fields if f.name not in ("name",)]
+    inlines = [CheckpointInline]
+
+    def has_add_permission(self, request):
+        return False  # runs start from the "Train a model" page or manage.py train

@@ -71,6 +71,7 @@ class SourceEntry:
     data: bytes = b""
     problem: str = ""
     ignored: bool = False
+    seed: int | None = None  # images sampled by our own models: the seed that reproduces it
 
 
 # --- one image -------------------------------------------------------------------------------------

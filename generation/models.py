@@ -55,6 +55,9 @@ class PoolImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     source_name = models.CharField(max_length=500, blank=True, help_text="Original file name; researcher-only.")
+    seed = models.BigIntegerField(
+        null=True, blank=True, help_text="Generated pools: the seed this image was sampled from (it reproduces it)."
+    )
 
     class Meta:
         ordering = ["pool", "id"]
@@ -74,6 +77,12 @@ class PoolImport(models.Model):
         FAILED = "failed", "Failed"
 
     pool_name = models.CharField(max_length=200)
+    generate = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Set when the pool is sampled from a training run's checkpoint instead of uploaded: "
+        "run, checkpoint, images, seed and the optional super-resolution run.",
+    )
     kind = models.CharField(max_length=20, choices=ImagePool.Kind.choices, default=ImagePool.Kind.IMPORTED)
     skip_bad = models.BooleanField(default=False)
     upload = models.FileField(upload_to="uploads/", blank=True, help_text="The uploaded zip or image, deleted after import.")
@@ -92,3 +101,78 @@ class PoolImport(models.Model):
 
     def __str__(self):
         return f"import of {self.pool_name} ({self.status})"
+
+
+class TrainingRun(models.Model):
+    """One training of a bundled model; its files (options, stats, samples, checkpoints) live in ``run_dir``."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    name = models.CharField(max_length=200, unique=True, help_text="Researcher-facing name of the run.")
+    family = models.CharField(max_length=20, help_text="dcgan, progressive, srcnn, crn or simgan.")
+    dataset = models.CharField(max_length=500, help_text='"bundled:<name>" or a folder on the worker.')
+    options = models.JSONField(help_text="Every training option (TrainOptions), as the run's options.json holds them.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    iterations = models.PositiveBigIntegerField(help_text="Generator iterations to train for.")
+    iteration = models.PositiveBigIntegerField(default=0, help_text="Iterations done so far.")
+    images_seen = models.PositiveBigIntegerField(default=0)
+    training_seconds = models.FloatField(default=0, help_text="Wall-clock training time, summed over resumes.")
+    its_per_s = models.FloatField(null=True, blank=True, help_text="Recent training speed.")
+    losses = models.JSONField(default=dict, blank=True, help_text="The latest logged losses.")
+    latest_sample = models.CharField(max_length=500, blank=True, help_text="Latest sample grid, relative to run_dir.")
+    notes = models.JSONField(default=list, blank=True, help_text="Warnings the run raised, e.g. a random-weight VGG.")
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    run_dir = models.CharField(max_length=500, blank=True, help_text="Folder of the run's files on the worker.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def training_hours(self) -> float:
+        return self.training_seconds / 3600
+
+    @property
+    def fraction_done(self) -> float:
+        return min(1.0, self.iteration / self.iterations) if self.iterations else 0.0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class Checkpoint(models.Model):
+    """A saved training state of a run: what a pool is sampled from."""
+
+    run = models.ForeignKey(TrainingRun, related_name="checkpoints", on_delete=models.CASCADE)
+    iteration = models.PositiveBigIntegerField()
+    images_seen = models.PositiveBigIntegerField()
+    training_seconds = models.FloatField(help_text="Wall-clock training time up to this checkpoint.")
+    path = models.CharField(max_length=500, help_text="The checkpoint file on the worker.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "iteration"]
+        constraints = [models.UniqueConstraint(fields=["run", "iteration"], name="checkpoint_unique_iteration")]
+
+    def __str__(self):
+        return f"{self.run.name} @ {self.iteration}"
+
+    @property
+    def training_hours(self) -> float:
+        return self.training_seconds / 3600

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from evalsite.queueing import enqueue_on_commit
 from generation import imaging, selectors
 from generation.models import ImagePool, PoolImage, PoolImport
 from generation.tasks import pool_import_task
@@ -67,6 +68,7 @@ class _Staged:
     sha256: str
     width: int
     height: int
+    seed: int | None = None
 
 
 # --- importing -------------------------------------------------------------------------------------
@@ -75,14 +77,15 @@ class _Staged:
 def pool_import(
     *,
     name: str,
-    source: str | os.PathLike | Iterable[tuple[str, bytes]],
+    source: str | os.PathLike | Iterable[tuple[str, bytes]] | Iterable[tuple[str, bytes, int]],
     kind: str = ImagePool.Kind.IMPORTED,
     skip_bad: bool = False,
     created_by=None,
     provenance: dict | None = None,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
-    """Create the pool ``name`` from a folder, a .zip, one image file, or ``(name, bytes)`` pairs.
+    """Create the pool ``name`` from a folder, a .zip, one image file, or ``(name, bytes)`` pairs
+    (``(name, bytes, seed)`` for images sampled by our models: the seed is stored with the image).
 
     Phase 1 checks and canonicalises every file; any bad file (unless ``skip_bad``) raises
     ``PoolImportError`` listing all of them, and nothing is created. Phase 2 stores the pool in one
@@ -129,11 +132,11 @@ def _entries(source) -> Iterator[imaging.SourceEntry]:
     return _pair_entries(source)
 
 
-def _pair_entries(pairs: Iterable[tuple[str, bytes]]) -> Iterator[imaging.SourceEntry]:
+def _pair_entries(pairs: Iterable[tuple]) -> Iterator[imaging.SourceEntry]:
     # Images made in memory by our own code (sampler, demo): no file-name rules, their content is checked.
     total = len(pairs) if isinstance(pairs, Sized) else 0
-    for name, data in pairs:
-        yield imaging.SourceEntry(name, total=total, data=data)
+    for name, data, *seed in pairs:
+        yield imaging.SourceEntry(name, total=total, data=data, seed=seed[0] if seed else None)
 
 
 def _stage_all(
@@ -171,7 +174,7 @@ def _stage_one(
     # On disk, not in memory: a pool of thousands of images must not have to fit in RAM.
     path = folder / f"{len(staged):07d}.png"
     path.write_bytes(image.png)
-    staged.append(_Staged(entry.name, path, image.sha256, image.width, image.height))
+    staged.append(_Staged(entry.name, path, image.sha256, image.width, image.height, entry.seed))
     report.imported.append(entry.name)
 
 
@@ -209,7 +212,9 @@ def _store_pool(*, name: str, kind: str, created_by, provenance: dict, staged: l
 
 
 def _stored_image(pool: ImagePool, item: _Staged, *, written: list[str]) -> PoolImage:
-    image = PoolImage(pool=pool, sha256=item.sha256, width=item.width, height=item.height, source_name=item.name)
+    image = PoolImage(
+        pool=pool, sha256=item.sha256, width=item.width, height=item.height, source_name=item.name, seed=item.seed
+    )
     with item.path.open("rb") as fh:
         image.file.save("image.png", File(fh), save=False)  # upload_to names it by the opaque public_id
     written.append(image.file.name)
@@ -237,7 +242,7 @@ def pool_import_queue(
         with _zip_of(images) as packed:
             record.upload.save("upload.zip", packed, save=False)
     record.save()
-    transaction.on_commit(lambda: pool_import_task.delay(record.pk))
+    enqueue_on_commit(pool_import_task, record.pk)
     return record
 
 
@@ -294,15 +299,7 @@ def _claim(record: PoolImport) -> bool:
 
 def _run_claimed(record: PoolImport) -> None:
     try:
-        with _local_path(record.upload) as path:
-            report = pool_import(
-                name=record.pool_name,
-                source=path,
-                kind=record.kind,
-                skip_bad=record.skip_bad,
-                created_by=record.created_by,
-                progress=_progress_recorder(record),
-            )
+        report = _import_recorded(record)
     except PoolImportError as exc:
         record.status, record.error = PoolImport.Status.FAILED, str(exc)
         record.report = {"summary": exc.summary, "rejected": [list(pair) for pair in exc.problems]}
@@ -312,6 +309,22 @@ def _run_claimed(record: PoolImport) -> None:
         record.status, record.error = PoolImport.Status.FAILED, f"Internal error: {exc}"
     else:
         record.status, record.pool, record.report = PoolImport.Status.DONE, report.pool, report.as_json()
+
+
+def _import_recorded(record: PoolImport) -> ImportReport:
+    if record.generate:
+        from generation.run_services import pool_generate_for_record  # it builds on this module
+
+        return pool_generate_for_record(record=record, progress=_progress_recorder(record))
+    with _local_path(record.upload) as path:
+        return pool_import(
+            name=record.pool_name,
+            source=path,
+            kind=record.kind,
+            skip_bad=record.skip_bad,
+            created_by=record.created_by,
+            progress=_progress_recorder(record),
+        )
 
 
 @contextmanager

@@ -11,3 +11,13 @@ def pool_import_task(pool_import_id: int) -> None:
     record = PoolImport.objects.filter(pk=pool_import_id).first()
     if record is not None:  # deleted by a researcher before a worker got to it
         pool_import_run(pool_import=record)
+
+
+@shared_task(acks_late=True)
+def training_run_task(training_run_id: int) -> None:
+    from generation.models import TrainingRun
+    from generation.run_services import training_run_execute
+
+    run = TrainingRun.objects.filter(pk=training_run_id).first()
+    if run is not None:
+        training_run_execute(run=run)

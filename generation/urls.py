@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generation import views
+from generation import run_views, views
 
 app_name = "generation"
 urlpatterns = [
@@ -11,4 +11,13 @@ urlpatterns = [
     path("r/pools/import/", views.pool_import, name="pool_import"),
     path("r/pools/<int:pk>/", views.pool_detail, name="pool_detail"),
     path("r/imports/<int:pk>/", views.import_status, name="import_status"),
+    path("r/runs/", run_views.run_list, name="run_list"),
+    path("r/runs/new/", run_views.run_create, name="run_create"),
+    path("r/runs/matched/", run_views.matched_budget, name="matched_budget"),
+    path("r/runs/<int:pk>/", run_views.run_detail, name="run_detail"),
+    path("r/runs/<int:pk>/status/", run_views.run_status, name="run_status"),
+    path("r/runs/<int:pk>/sample.png", run_views.run_sample, name="run_sample"),
+    path("r/runs/<int:pk>/cancel/", run_views.run_cancel, name="run_cancel"),
+    path("r/runs/<int:pk>/resume/", run_views.run_resume, name="run_resume"),
+    path("r/runs/<int:pk>/generate/", run_views.run_generate, name="run_generate"),
 ]

@@ -5,10 +5,20 @@ import pytest
 from tests.images import write_images
 
 
+@pytest.fixture(scope="session")
+def datasets_dir(tmp_path_factory):
+    """Bundled datasets are built once per test session, not once per test."""
+    return tmp_path_factory.mktemp("datasets")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_media(settings, tmp_path):
-    """Every test writes media into its own temporary folder and hashes passwords fast."""
+def _isolated_media(settings, tmp_path, datasets_dir):
+    """Every test writes media and runs into its own temporary folders, runs queued tasks synchronously
+    (no background threads) and hashes passwords fast."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EVALSITE_RUNS_DIR = tmp_path / "runs"
+    settings.EVALSITE_DATASETS_DIR = datasets_dir
+    settings.EVALSITE_BACKGROUND_THREADS = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -1,7 +1,9 @@
 """`make test`'s second pass: the whole suite again, on a real PostgreSQL server.
 
 The first pass runs on SQLite (the embedded default) and leaves out the tests marked
-`postgres`, which need concurrent connections; this pass runs everything, those included.
+`postgres`, which need concurrent connections; this pass runs everything, those included,
+except the Django-free packages' tests (networks, datasets, training loops), which never touch
+a database and would only repeat the first pass.
 
 Where no server answers, the pass is skipped with the reason, except under CI=true, where it
 must run. The server is TEST_DATABASE_URL (default: the machines' 127.0.0.1:5432, trust auth).
@@ -10,6 +12,7 @@ import os
 import sys
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/test"
+DATABASE_FREE = ("tests/generation/nets", "tests/generation/datasets", "tests/generation/training")
 
 
 def main(pytest_args: list[str]) -> int:
@@ -28,7 +31,7 @@ def main(pytest_args: list[str]) -> int:
     import pytest
 
     os.environ["DATABASE_URL"] = url
-    return pytest.main(pytest_args)
+    return pytest.main([*(f"--ignore={path}" for path in DATABASE_FREE), *pytest_args])
 
 
 if __name__ == "__main__":
