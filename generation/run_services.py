@@ -34,7 +34,6 @@ CANCEL_POLL_S = 1.0
 # Images are sampled and handed to the import in chunks of this many.
 SAMPLE_CHUNK = 64
 BUDGETS = ("iterations", "hours")
-FAMILIES_SAMPLING_FROM_DATA = ("crn", "simgan")
 INTERRUPTED = "Interrupted before it could save a checkpoint; resuming continues from the last one saved."
 
 
@@ -386,26 +385,32 @@ def default_pool_name(plan: SamplingPlan) -> str:
 
 def _load_sampler(plan: SamplingPlan):
     from generation.datasets import DatasetError
-    from generation.datasets.bundled import resolve_dataset
     from generation.training.checkpoints import CheckpointError
     from generation.training.device import pick_device
     from generation.training.sampling import Pipeline, load_sampler
 
     device = pick_device("auto")
     try:
-        # CRN paints the dataset's layouts and SimGAN refines its synthetic images; the other families
-        # sample from noise alone and need not build or find their dataset.
-        dataset_root = (
-            resolve_dataset(plan.run.dataset, cache_dir=Path(settings.EVALSITE_DATASETS_DIR))
-            if plan.run.family in FAMILIES_SAMPLING_FROM_DATA
-            else None
-        )
+        dataset_root = _dataset_root_for_sampling(plan.run)
         sampler = load_sampler(plan.checkpoint.path, device=device, dataset_root=dataset_root)
         if plan.srcnn:
             sampler = Pipeline(sampler, load_sampler(plan.srcnn.path, device=device))
     except (CheckpointError, DatasetError, FileNotFoundError) as exc:
         raise PoolImportError(f"Cannot sample from {plan.checkpoint_label}: {exc}") from None
     return sampler
+
+
+def _dataset_root_for_sampling(run: TrainingRun) -> Path | None:
+    """The run's dataset folder where its sampler reads it (CRN's layouts, SimGAN's synthetic images);
+    None for the families that sample from noise, so their dataset need not be found or built."""
+    from generation.datasets.bundled import resolve_dataset
+    from generation.training.options import TrainOptions
+    from generation.training.trainers import family_module
+
+    options = TrainOptions.from_dict(run.options)
+    if not family_module(run.family).SAMPLER.needs_dataset(options):
+        return None
+    return resolve_dataset(run.dataset, cache_dir=Path(settings.EVALSITE_DATASETS_DIR))
 
 
 class _SampledImages:

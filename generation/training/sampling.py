@@ -73,6 +73,11 @@ class Sampler:
             out = [to_uint8(self.generate(seed))[0] for seed in seeds]
         return np.stack(out) if out else np.zeros((0, *self.image_shape(), 3), dtype=np.uint8)
 
+    @classmethod
+    def needs_dataset(cls, options: TrainOptions) -> bool:
+        """Whether sampling reads the training folder (CRN's layouts, SimGAN's synthetic images)."""
+        return False
+
     def image_shape(self) -> tuple[int, int]:
         """(height, width) of the images this sampler returns."""
         return self.size, self.size

@@ -1,24 +1,41 @@
-"""Set up the demo: two pools made here, an open survey comparing them, and a researcher login."""
+"""Set up the demo: a real pool, pools sampled from the shipped demo checkpoints, an open survey
+comparing them, and a researcher login."""
+import io
 import secrets
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from PIL import Image
 
 from generation.demo_images import demo_pool_images
+from generation.demo_models import DEMO_MODELS
 from generation.models import ImagePool
+from generation.run_services import demo_run_install, pool_generate, sampling_plan
 from generation.services import pool_import
 from surveys import services as survey_services
 from surveys.models import Survey
 
-DEMO_POOLS = [
-    ("demo-reference", "reference", ImagePool.Kind.REAL),
-    ("demo-blocky", "blocky", ImagePool.Kind.GENERATED),
-]
-DEMO_SURVEY = "Demo: reference vs blocky"
+DEMO_SURVEY = "Demo: real photos vs DCGAN vs multi-stage GAN"
+REAL_POOL = "demo: real photos (32 px)"
+# Pools sampled for the survey: (pool name, demo model key, SRCNN demo model key or None).
+SAMPLED_POOLS = (
+    ("demo: DCGAN (32 px)", "dcgan-photos-32", None),
+    ("demo: multi-stage GAN (32 px)", "progressive-photos-32", None),
+    ("demo: DCGAN+SRCNN (64 px)", "dcgan-photos-32", "srcnn-photos-x2"),
+)
+SURVEY_POOLS = (REAL_POOL, "demo: DCGAN (32 px)", "demo: multi-stage GAN (32 px)")
+# Without the shipped checkpoints (a trimmed checkout) the demo falls back to procedural pools.
+FALLBACK_POOLS = (("demo-reference", "reference", ImagePool.Kind.REAL), ("demo-blocky", "blocky", ImagePool.Kind.GENERATED))
+FALLBACK_SURVEY = "Demo: reference vs blocky"
 
 
 class Command(BaseCommand):
-    help = "Create the demo pools, survey and researcher login (idempotent), and print how to reach them."
+    help = (
+        "Create the demo (idempotent): a pool of real photos, the pretrained demo models as finished training "
+        "runs, pools sampled from them, an open survey and a researcher login; print how to reach them."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -29,9 +46,13 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="Researcher password; a new random one is made if omitted.")
 
     def handle(self, *args, **options):
-        pools = [self._pool(name, variant, kind, options["images"]) for name, variant, kind in DEMO_POOLS]
-        survey = Survey.objects.filter(name=DEMO_SURVEY).first() or survey_services.survey_create(
-            name=DEMO_SURVEY, pools=pools, trials_per_participant=options["trials"]
+        if all(model.available for model in DEMO_MODELS):
+            name, pools = DEMO_SURVEY, self._model_pools(options["images"])
+        else:
+            self.stderr.write(self.style.WARNING("Demo checkpoints missing: using procedural demo pools."))
+            name, pools = FALLBACK_SURVEY, [self._procedural(*spec, options["images"]) for spec in FALLBACK_POOLS]
+        survey = Survey.objects.filter(name=name).first() or survey_services.survey_create(
+            name=name, pools=pools, trials_per_participant=options["trials"]
         )
         survey_services.survey_open(survey=survey)
         password = self._researcher(options["username"], options["password"])
@@ -39,11 +60,33 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("\nevalsite demo is ready.\n"))
         self.stdout.write(f"  Take the survey:     {base}/s/{survey.slug}/")
         self.stdout.write(f"  Researcher pages:    {base}/r/   (results: {base}/r/surveys/{survey.pk}/results/)")
+        self.stdout.write(f"  Training runs:       {base}/r/runs/")
         self.stdout.write(f"  Researcher login:    {options['username']} / {password}\n")
 
-    def _pool(self, name: str, variant: str, kind: str, count: int) -> ImagePool:
-        existing = ImagePool.objects.filter(name=name).first()
-        if existing:
+    def _model_pools(self, count: int) -> list[ImagePool]:
+        runs = {model.key: demo_run_install(model=model) for model in DEMO_MODELS}
+        self._real_photos(count)
+        for pool_name, key, srcnn_key in SAMPLED_POOLS:
+            if not ImagePool.objects.filter(name=pool_name).exists():
+                plan = sampling_plan(run=runs[key], srcnn_run=runs[srcnn_key] if srcnn_key else None)
+                report = pool_generate(plan=plan, images=count, name=pool_name)
+                self.stdout.write(f"Made pool {pool_name}: {len(report.imported)} images.")
+        return [ImagePool.objects.get(name=name) for name in SURVEY_POOLS]
+
+    def _real_photos(self, count: int) -> ImagePool:
+        from generation.datasets import bundled_path
+
+        if existing := ImagePool.objects.filter(name=REAL_POOL).first():
+            return existing
+        folder = bundled_path("photos", Path(settings.EVALSITE_DATASETS_DIR))
+        # The last crops of the bundled set, shrunk to the generators' 32 px (the models saw 32 px photos).
+        files = sorted(folder.rglob("*.png"))[-count:]
+        report = pool_import(name=REAL_POOL, source=[(p.name, _shrunk(p, 32)) for p in files], kind=ImagePool.Kind.REAL)
+        self.stdout.write(f"Made pool {REAL_POOL}: {len(report.imported)} images.")
+        return report.pool
+
+    def _procedural(self, name: str, variant: str, kind: str, count: int) -> ImagePool:
+        if existing := ImagePool.objects.filter(name=name).first():
             return existing
         provenance = {"model_family": "demo-procedural"} if kind == ImagePool.Kind.GENERATED else None
         report = pool_import(name=name, source=demo_pool_images(variant, count), kind=kind, provenance=provenance)
@@ -57,3 +100,10 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         return password
+
+
+def _shrunk(path: Path, size: int) -> bytes:
+    buffer = io.BytesIO()
+    with Image.open(path) as image:
+        image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS).save(buffer, format="PNG")
+    return buffer.getvalue()

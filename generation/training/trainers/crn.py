@@ -79,6 +79,10 @@ class CRNSampler(Sampler):
     family = "crn"
     nets_used = ("crn",)
 
+    @classmethod
+    def needs_dataset(cls, options) -> bool:
+        return True
+
     def __init__(self, nets, options, *, layouts: torch.Tensor | None = None, **kwargs):
         super().__init__(nets, options, **kwargs)
         self.crn = nets["crn"]

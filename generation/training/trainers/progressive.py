@@ -132,10 +132,10 @@ class ProgressiveSampler(Sampler):
     """z from the seed -> EMA generator at the checkpoint's stage/alpha, nearest-upsampled to the target size."""
 
     family = "progressive"
-    nets_used = ("generator", "generator_ema")
+    nets_used = ("generator_ema",)  # samples come from the EMA generator alone
 
     def generate(self, seed: int) -> torch.Tensor:
-        g = self.nets.get("generator_ema", self.nets["generator"])
+        g = self.nets["generator_ema"] if "generator_ema" in self.nets else self.nets["generator"]
         stage, alpha = int(self.state.get("stage", g.num_stages - 1)), float(self.state.get("alpha", 1.0))
         z = torch.randn(1, g.z_dim, generator=seed_generator(seed)).to(self.device)  # (1, z_dim)
         image = g(z, stage, alpha)  # (1, 3, r, r), linear output: clamped when converted to uint8

@@ -24,6 +24,8 @@ from generation.training.sampling import Sampler, seed_generator
 from generation.training.trainers.base import BaseTrainer, BatchStream, adam, build_net as _build, set_requires_grad
 
 NET_CLASSES = {"Refiner": Refiner, "LocalDiscriminator": LocalDiscriminator}
+# With the bundled digits, the sampler draws each synthetic digit from the simulator by its seed.
+BUNDLED_DIGITS = "bundled:digits"
 
 
 def build_net(spec: dict):
@@ -156,6 +158,10 @@ class SimGANSampler(Sampler):
     family = "simgan"
     nets_used = ("refiner",)
 
+    @classmethod
+    def needs_dataset(cls, options) -> bool:
+        return options.dataset != BUNDLED_DIGITS  # bundled digits come from the simulator itself
+
     def __init__(self, nets, options, *, synthetic: torch.Tensor | None = None, **kwargs):
         super().__init__(nets, options, **kwargs)
         self.refiner = nets["refiner"]
@@ -163,7 +169,7 @@ class SimGANSampler(Sampler):
 
     def synthetic(self, seed: int) -> torch.Tensor:
         """(1, c, size, size) synthetic input of ``seed``."""
-        if self.options.dataset == "bundled:digits":
+        if self.options.dataset == BUNDLED_DIGITS:
             from generation.datasets.simulator import simulate_digit
 
             digit = torch.from_numpy(simulate_digit(seed).astype(np.float32) / 127.5 - 1)[None, None]  # (1, 1, 28, 28)

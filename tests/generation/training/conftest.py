@@ -47,8 +47,8 @@ def _restore_global_rng():
 
 
 @pytest.fixture(scope="session")
-def bundled_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("bundled")
+def bundled_cache(datasets_dir) -> Path:
+    return datasets_dir  # the session's one cache: each bundled set is built once per test run
 
 
 @pytest.fixture(scope="session")

@@ -128,3 +128,12 @@ def test_a_sampling_only_checkpoint_cannot_be_trained_further(trained, tmp_path)
     options.iterations = 5
     with pytest.raises(TrainingError, match="only the networks needed for sampling"):
         run_training(options, run_dir, dataset_root=root)
+
+
+def test_only_crn_and_simgan_on_folders_need_their_dataset_to_sample():
+    from generation.training.options import options_for
+    from generation.training.trainers import family_module
+
+    needs = {family: family_module(family).SAMPLER.needs_dataset(options_for(family)) for family in FAMILIES}
+    assert needs == {"dcgan": False, "progressive": False, "srcnn": False, "crn": True, "simgan": False}
+    assert family_module("simgan").SAMPLER.needs_dataset(options_for("simgan", dataset="/data/eyes"))
