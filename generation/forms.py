@@ -116,7 +116,7 @@ class TrainingRunForm(forms.Form):
     """Every field but the model is optional: blank keeps that family's default."""
 
     family = forms.ChoiceField(choices=FAMILY_CHOICES, label="Model")
-    name = forms.CharField(max_length=200, required=False, help_text="Blank: '<model> on <dataset>'.")
+    name = forms.CharField(max_length=200, required=False, help_text="Blank: “model on dataset”, e.g. “dcgan on photos”.")
     dataset = forms.ChoiceField(required=False, help_text=BLANK_IS_DEFAULT)
     dataset_folder = forms.CharField(
         max_length=500, required=False, label="… or a folder on the worker",
@@ -164,7 +164,7 @@ class TrainingRunForm(forms.Form):
 
 
 class GeneratePoolForm(forms.Form):
-    name = forms.CharField(max_length=200, required=False, help_text="Blank: '<run> @ <iteration> it'.")
+    name = forms.CharField(max_length=200, required=False, help_text="Blank: “run name @ iteration it”.")
     images = forms.IntegerField(min_value=1, max_value=100_000, initial=100)
     which = forms.ChoiceField(
         choices=[("latest", "the latest checkpoint"), ("iteration", "at an iteration"), ("hours", "at a training time"),

@@ -47,6 +47,8 @@ def test_train_watch_and_sample_a_pool_from_the_pages(desktop, live_server, rese
     page.wait_for_selector("#loss-chart .main-svg")  # plotly drew the losses from the status JSON
     legend = page.locator("#loss-chart .legendtext").all_text_contents()
     assert {"d_loss", "g_loss"} <= set(legend), legend
+    assert page.locator("#loss-chart .scatterlayer .point").count() >= 2  # the logged points are drawn
+    assert page.locator("text=No losses logged yet.").count() == 0
     page.wait_for_function("document.getElementById('sample-grid').naturalWidth > 0")
     assert page.locator("[data-field=status_display]").inner_text() == "Done"
     assert page.locator("table").nth(1).locator("tbody tr").count() == 2  # checkpoints at 2 and 4

@@ -46,11 +46,13 @@
     rows.forEach(function (r) { Object.keys(r.losses || {}).forEach(function (k) { names[k] = true; }); });
     var traces = Object.keys(names).sort().map(function (name) {
       return {
-        name: name, mode: "lines", type: "scatter",
+        // Markers too while there are few points: one logged point draws no line.
+        name: name, mode: rows.length < 40 ? "lines+markers" : "lines", type: "scatter",
         x: rows.map(function (r) { return r.iteration; }),
         y: rows.map(function (r) { return r.losses ? r.losses[name] : null; })
       };
     });
+    var placeholder = chart.querySelector("p"); if (placeholder) placeholder.remove();
     var layout = { margin: { t: 10, r: 10, b: 40, l: 50 }, xaxis: { title: { text: "iteration" } }, legend: { orientation: "h" } };
     window.Plotly.react(chart, traces, layout, { responsive: true, displaylogo: false });
   }
