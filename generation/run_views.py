@@ -47,13 +47,16 @@ def _run_or_404(pk: int) -> TrainingRun:
 @require_safe
 def run_detail(request, pk: int):
     run = _run_or_404(pk)
-    context = {
+    return render(request, "generation/run_detail.html", _detail_context(run, GeneratePoolForm(run=run)))
+
+
+def _detail_context(run: TrainingRun, generate_form: GeneratePoolForm) -> dict:
+    return {
         "run": run,
         "checkpoints": selectors.run_checkpoints(run=run),
-        "generate_form": GeneratePoolForm(run=run),
+        "generate_form": generate_form,
         "status_url": reverse("generation:run_status", kwargs={"pk": run.pk}),
     }
-    return render(request, "generation/run_detail.html", context)
 
 
 @login_required
@@ -153,13 +156,7 @@ def run_generate(request, pk: int):
             form.add_error(None, str(exc))
         else:
             return redirect("generation:import_status", pk=record.pk)
-    context = {
-        "run": run,
-        "checkpoints": selectors.run_checkpoints(run=run),
-        "generate_form": form,
-        "status_url": reverse("generation:run_status", kwargs={"pk": run.pk}),
-    }
-    return render(request, "generation/run_detail.html", context, status=400)
+    return render(request, "generation/run_detail.html", _detail_context(run, form), status=400)
 
 
 @login_required
