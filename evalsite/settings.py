@@ -145,6 +145,9 @@ EVALSITE_MAX_IMPORT_BYTES = int(os.environ.get("EVALSITE_MAX_IMPORT_BYTES", str(
 # Training runs: each run's options, logs, sample grids and checkpoints live in a folder under here
 # (on the worker: checkpoints are read by path, so workers that sample must see the same folder).
 EVALSITE_RUNS_DIR = Path(os.environ.get("EVALSITE_RUNS_DIR", VAR_DIR / "runs"))
+# A running training run reports progress at least every few seconds; one silent this long lost its
+# worker, and may be taken over (resuming from its last checkpoint) or cancelled.
+EVALSITE_RUN_STALE_AFTER_S = int(os.environ.get("EVALSITE_RUN_STALE_AFTER_S", str(15 * 60)))
 # Bundled datasets ("bundled:photos", ...) are built here on first use, from packages on disk.
 EVALSITE_DATASETS_DIR = Path(os.environ.get("EVALSITE_DATASETS_DIR", VAR_DIR / "datasets"))
 # A torchvision-layout VGG-19 state dict for CRN's perceptual loss; without one a fixed random VGG is used.

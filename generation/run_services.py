@@ -12,10 +12,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
@@ -34,6 +36,7 @@ CANCEL_POLL_S = 1.0
 # Images are sampled and handed to the import in chunks of this many.
 SAMPLE_CHUNK = 64
 BUDGETS = ("iterations", "hours")
+LOST_WORKER = "Its worker stopped reporting progress; resuming continues from the last checkpoint."
 INTERRUPTED = "Interrupted before it could save a checkpoint; resuming continues from the last one saved."
 
 
@@ -124,13 +127,21 @@ def training_run_execute(
 
 
 def _claim(run: TrainingRun) -> bool:
-    # A conditional UPDATE: of two workers handed the same run (a redelivery), one trains it.
+    # A conditional UPDATE: of two workers handed the same run (a redelivery), one trains it. A run
+    # still marked running whose progress stopped long ago lost its worker: the task redelivered after
+    # that worker died may take it, and training resumes from its last checkpoint.
     now = timezone.now()
-    claimed = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.RUNNING, started_at=now, finished_at=None, error=""
+    claimable = Q(status=TrainingRun.Status.QUEUED) | _stale_running()
+    claimed = TrainingRun.objects.filter(claimable, pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING, started_at=now, finished_at=None, error="", updated_at=now
     )
     run.refresh_from_db()
     return claimed == 1
+
+
+def _stale_running() -> Q:
+    silent_since = timezone.now() - timedelta(seconds=settings.EVALSITE_RUN_STALE_AFTER_S)
+    return Q(status=TrainingRun.Status.RUNNING, updated_at__lt=silent_since)
 
 
 def _train(run: TrainingRun, progress: Callable[[dict], None] | None, stop: Callable[[], bool] | None):
@@ -227,9 +238,15 @@ def _cancel_poller(run: TrainingRun, stop: Callable[[], bool] | None) -> Callabl
 
 
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
-    """A queued run is cancelled at once; a running one stops at its next iteration, with a checkpoint."""
+    """A queued run is cancelled at once; a running one stops at its next iteration, with a checkpoint;
+    one whose worker stopped reporting long ago is marked cancelled at once, and can be resumed."""
     if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.CANCELLED, finished_at=timezone.now()
+    ):
+        run.refresh_from_db()
+        return run
+    if TrainingRun.objects.filter(_stale_running(), pk=run.pk).update(
+        status=TrainingRun.Status.CANCELLED, finished_at=timezone.now(), error=LOST_WORKER
     ):
         run.refresh_from_db()
         return run

@@ -358,3 +358,40 @@ def test_the_embedded_default_trains_in_a_background_thread(settings, image_fold
     workers[0].join(timeout=120)
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.DONE and run.checkpoints.count() == 1
+
+
+def _mark_running(run, *, silent_for_s: float, iterations: int) -> None:
+    """As a worker that died mid-run leaves it: still 'running', no progress for ``silent_for_s``."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING,
+        iterations=iterations,
+        options={**run.options, "iterations": iterations},
+        updated_at=timezone.now() - timedelta(seconds=silent_for_s),
+    )
+
+
+def test_a_redelivered_task_takes_over_a_run_whose_worker_died_and_resumes_it(settings, dcgan_run):
+    from generation.tasks import training_run_task
+
+    settings.EVALSITE_RUN_STALE_AFTER_S = 60
+    _mark_running(dcgan_run, silent_for_s=5, iterations=9)
+    training_run_task.apply(args=(dcgan_run.pk,))  # its worker may still be alive: left alone
+    assert TrainingRun.objects.get(pk=dcgan_run.pk).iteration == 6
+    _mark_running(dcgan_run, silent_for_s=120, iterations=9)
+    training_run_task.apply(args=(dcgan_run.pk,))
+    run = TrainingRun.objects.get(pk=dcgan_run.pk)
+    assert run.status == TrainingRun.Status.DONE and run.iteration == 9
+    assert run.checkpoints.filter(iteration=9).exists()
+
+
+def test_a_run_whose_worker_died_can_be_cancelled_then_resumed(settings, dcgan_run):
+    settings.EVALSITE_RUN_STALE_AFTER_S = 60
+    _mark_running(dcgan_run, silent_for_s=120, iterations=9)
+    run = run_services.training_run_cancel(run=dcgan_run)
+    assert run.status == TrainingRun.Status.CANCELLED and run.error == run_services.LOST_WORKER
+    run = run_services.training_run_execute(run=run_services.training_run_resume(run=run, queue=False))
+    assert run.status == TrainingRun.Status.DONE and run.iteration == 9
