@@ -125,7 +125,9 @@ def test_cancelling_a_queued_run_cancels_it_at_once_and_a_finished_run_cannot_be
         run_services.training_run_cancel(run=dcgan_run)
 
 
-def test_a_running_run_stops_when_its_cancel_flag_is_set(image_folder):
+def test_a_running_run_stops_when_its_cancel_flag_is_set(image_folder, monkeypatch):
+    # The flag is read at most once a second; tiny runs finish sooner, so read it every iteration.
+    monkeypatch.setattr(run_services, "CANCEL_POLL_S", 0.0)
     options = {**TINY, "dataset": str(image_folder), "iterations": 50, "checkpoint_every": 100}
     run = run_services.training_run_create(family="dcgan", options=options, queue=False)
 
