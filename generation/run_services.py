@@ -8,7 +8,9 @@ The numeric work is in the pure packages ``generation.training`` and ``generatio
 from __future__ import annotations
 
 import io
+import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -546,11 +548,8 @@ def matched_pool_name(plan: SamplingPlan, *, by: str, value: float, prefix: str 
 def demo_run_install(*, model) -> TrainingRun:
     """Register a shipped demo checkpoint (``generation.demo_models``) as a finished training run, its
     files copied into the runs folder (so the repository's copy is never written to). Idempotent."""
-    import json
-    import shutil
-
     from generation.demo_models import CHECKPOINT, COPIED, SAMPLE
-    from generation.training.checkpoints import checkpoint_name, load_checkpoint
+    from generation.training.checkpoints import checkpoint_info, checkpoint_name, load_checkpoint
 
     if existing := TrainingRun.objects.filter(name=model.run_name).first():
         return existing
@@ -579,11 +578,5 @@ def demo_run_install(*, model) -> TrainingRun:
             run_dir=str(run_dir),
             finished_at=timezone.now(),
         )
-        _record_checkpoint(run, _info(checkpoint_path, payload))
+        _record_checkpoint(run, checkpoint_info(checkpoint_path, payload))
     return run
-
-
-def _info(path: Path, payload: dict):
-    from generation.training.checkpoints import checkpoint_info
-
-    return checkpoint_info(path, payload)
