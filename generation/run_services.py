@@ -26,7 +26,7 @@ from PIL import Image
 from evalsite.queueing import enqueue_on_commit
 from generation import selectors
 from generation.models import Checkpoint, ImagePool, PoolImport, TrainingRun
-from generation.services import ImportReport, PoolImportError, pool_import
+from generation.services import ImportReport, PoolImportError, pool_import, pool_name_taken_error
 from generation.tasks import pool_import_task, training_run_task
 
 logger = logging.getLogger(__name__)
@@ -147,16 +147,13 @@ def _stale_running() -> Q:
 
 
 def _train(run: TrainingRun, progress: Callable[[dict], None] | None, stop: Callable[[], bool] | None):
-    from generation.datasets.bundled import resolve_dataset
     from generation.training.loop import run_training
     from generation.training.options import TrainOptions
 
-    options = TrainOptions.from_dict(run.options)
-    dataset_root = resolve_dataset(run.dataset, cache_dir=Path(settings.EVALSITE_DATASETS_DIR))
     return run_training(
-        options,
+        TrainOptions.from_dict(run.options),
         Path(run.run_dir),
-        dataset_root=dataset_root,
+        dataset_root=_dataset_root(run),
         progress_fn=_ProgressRecorder(run, progress),
         abort_fn=_cancel_poller(run, stop),
     )
@@ -355,7 +352,7 @@ def _srcnn_checkpoint(run: TrainingRun, srcnn_run: TrainingRun | None) -> Checkp
         return None
     if srcnn_run.family != "srcnn":
         raise PoolImportError(f'"{srcnn_run.name}" is a {srcnn_run.family} run, not an SRCNN run.')
-    if run.family in ("srcnn",):
+    if run.family == "srcnn":
         raise PoolImportError("An SRCNN run super-resolves a generator's images; it generates none itself.")
     latest = selectors.run_checkpoints(run=srcnn_run).last()
     if latest is None:
@@ -422,13 +419,17 @@ def _load_sampler(plan: SamplingPlan):
 def _dataset_root_for_sampling(run: TrainingRun) -> Path | None:
     """The run's dataset folder where its sampler reads it (CRN's layouts, SimGAN's synthetic images);
     None for the families that sample from noise, so their dataset need not be found or built."""
-    from generation.datasets.bundled import resolve_dataset
     from generation.training.options import TrainOptions
     from generation.training.trainers import family_module
 
     options = TrainOptions.from_dict(run.options)
-    if not family_module(run.family).SAMPLER.needs_dataset(options):
-        return None
+    return _dataset_root(run) if family_module(run.family).SAMPLER.needs_dataset(options) else None
+
+
+def _dataset_root(run: TrainingRun) -> Path:
+    """The run's dataset folder: a bundled set is built into the cache on first use."""
+    from generation.datasets.bundled import resolve_dataset
+
     return resolve_dataset(run.dataset, cache_dir=Path(settings.EVALSITE_DATASETS_DIR))
 
 
@@ -464,7 +465,7 @@ def pool_generate_queue(
         raise PoolImportError("Ask for at least one image.")
     name = (name or "").strip() or default_pool_name(plan)
     if selectors.pool_name_taken(name=name):
-        raise PoolImportError(f'A pool named "{name}" already exists; choose another name.')
+        raise pool_name_taken_error(name)
     record = PoolImport.objects.create(
         pool_name=name,
         kind=ImagePool.Kind.GENERATED,

@@ -115,10 +115,10 @@ def _check_import_args(*, name: str, kind: str, provenance: dict) -> None:
         raise PoolImportError(f"Unknown provenance fields: {', '.join(sorted(unknown))}.")
     # Checked before the slow phase 1; checked again by the database in phase 2.
     if selectors.pool_name_taken(name=name):
-        raise _name_taken(name)
+        raise pool_name_taken_error(name)
 
 
-def _name_taken(name: str) -> PoolImportError:
+def pool_name_taken_error(name: str) -> PoolImportError:
     return PoolImportError(f'A pool named "{name}" already exists; choose another name.')
 
 
@@ -206,7 +206,7 @@ def _store_pool(*, name: str, kind: str, created_by, provenance: dict, staged: l
         for stored_name in written:
             default_storage.delete(stored_name)
         if isinstance(exc, IntegrityError) and selectors.pool_name_taken(name=name):
-            raise _name_taken(name) from None
+            raise pool_name_taken_error(name) from None
         raise
     return pool
 
