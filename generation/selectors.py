@@ -59,9 +59,15 @@ def checkpoint_at_iteration(*, run: TrainingRun, iteration: int) -> Checkpoint |
     return run.checkpoints.filter(iteration__lte=iteration).order_by("-iteration").first()
 
 
+# Budgets arrive in hours and are compared in seconds: secs / 3600 * 3600 can come back a hair below
+# secs, which would miss the very checkpoint a budget was read from. A millisecond is no budget.
+SECONDS_TOLERANCE = 1e-3
+
+
 def checkpoint_within_seconds(*, run: TrainingRun, seconds: float) -> Checkpoint | None:
-    """The latest checkpoint whose training time is at most ``seconds``."""
-    return run.checkpoints.filter(training_seconds__lte=seconds).order_by("-training_seconds", "-iteration").first()
+    """The latest checkpoint whose training time is at most ``seconds`` (to the millisecond)."""
+    within = run.checkpoints.filter(training_seconds__lte=seconds + SECONDS_TOLERANCE)
+    return within.order_by("-training_seconds", "-iteration").first()
 
 
 def run_stats(*, run: TrainingRun, points: int = STATS_POINTS) -> list[dict]:

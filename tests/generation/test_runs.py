@@ -397,3 +397,11 @@ def test_a_run_whose_worker_died_can_be_cancelled_then_resumed(settings, dcgan_r
     assert run.status == TrainingRun.Status.CANCELLED and run.error == run_services.LOST_WORKER
     run = run_services.training_run_execute(run=run_services.training_run_resume(run=run, queue=False))
     assert run.status == TrainingRun.Status.DONE and run.iteration == 9
+
+
+def test_a_budget_read_off_a_checkpoint_in_hours_finds_that_checkpoint(dcgan_run):
+    """Hours back to seconds loses the last bits of a float: the checkpoint must still count as within."""
+    for checkpoint in dcgan_run.checkpoints.all():
+        for seconds in (checkpoint.training_seconds, 0.0291, 0.11):  # these two come back smaller
+            Checkpoint.objects.filter(pk=checkpoint.pk).update(training_seconds=seconds)
+            assert run_services.sampling_plan(run=dcgan_run, at_hours=seconds / 3600).checkpoint == checkpoint
