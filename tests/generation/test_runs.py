@@ -211,10 +211,12 @@ def test_matched_budget_makes_one_pool_per_run_at_the_common_budget(image_folder
     assert value == 4
     assert [plan.checkpoint.iteration for plan in plans] == [4, 3]
     # Equal training time: each run's latest checkpoint within the budget.
-    hours = max(short.checkpoints.first().training_seconds, long.checkpoints.first().training_seconds) / 3600
-    value, plans = run_services.matched_budget_plans(entries=[(short, None), (long, None)], by="hours", value=hours)
+    budget_s = max(short.checkpoints.first().training_seconds, long.checkpoints.first().training_seconds)
+    value, plans = run_services.matched_budget_plans(
+        entries=[(short, None), (long, None)], by="hours", value=budget_s / 3600
+    )
     for plan in plans:
-        within = plan.run.checkpoints.filter(training_seconds__lte=hours * 3600)
+        within = plan.run.checkpoints.filter(training_seconds__lte=budget_s)  # in seconds: no float round trip
         assert plan.checkpoint == within.order_by("-training_seconds").first()
     with pytest.raises(PoolImportError, match="1 of the runs"):
         run_services.matched_budget_plans(entries=[(short, None), (long, None)], by="iterations", value=2.5)
