@@ -19,6 +19,9 @@ class ImagePool(models.Model):
     name = models.CharField(max_length=200, unique=True, help_text="Researcher-facing; never shown to participants.")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     description = models.TextField(blank=True)
+    obviously_bad = models.BooleanField(
+        default=False, help_text="Images anyone would call fake at a glance: usable for attention checks, never as an arm."
+    )
     # Provenance of generated pools; empty for imported and real ones.
     model_family = models.CharField(max_length=100, blank=True, help_text="e.g. dcgan, progressive, dcgan+srcnn, crn, simgan")
     checkpoint = models.CharField(max_length=500, blank=True, help_text="Checkpoint the images were sampled from.")

@@ -1,14 +1,14 @@
 from django.urls import path
 
-from . import researcher_views, views
+from . import researcher_views, runner_views, views
 
 app_name = "surveys"
 urlpatterns = [
     # Participants (anonymous)
     path("s/<str:slug>/", views.welcome, name="welcome"),
     path("s/<str:slug>/instructions/", views.instructions, name="instructions"),
-    path("s/<str:slug>/trial/", views.trial, name="trial"),
-    path("s/<str:slug>/answer/", views.answer, name="answer"),
+    path("s/<str:slug>/trial/", runner_views.trial, name="trial"),
+    path("s/<str:slug>/answer/", runner_views.answer, name="answer"),
     path("s/<str:slug>/done/", views.done, name="done"),
     # Researchers (login required)
     path("r/", researcher_views.dashboard, name="dashboard"),
