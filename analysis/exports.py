@@ -35,12 +35,21 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def format_exposure(exposure_ms: float) -> str:
+    return "unlimited" if _missing(exposure_ms) else f"{exposure_ms:g} ms"
+
+
 def display_rows(table: pd.DataFrame) -> list[dict]:
-    """The pairwise table's rows as display strings (counts stay integers)."""
+    """The pairwise table's rows as display strings (counts stay integers).
+
+    Timed surveys' tables have one block per exposure, and their rows say which.
+    """
+    timed = "exposure_ms" in table.columns
     return [
         {
             "arm_a": row.arm_a,
             "arm_b": row.arm_b,
+            **({"exposure": format_exposure(row.exposure_ms)} if timed else {}),
             "n": int(row.n),
             "wins_a": int(row.wins_a),
             "wins_b": int(row.wins_b),
@@ -52,16 +61,49 @@ def display_rows(table: pd.DataFrame) -> list[dict]:
     ]
 
 
+def real_fake_display_rows(table: pd.DataFrame) -> list[dict]:
+    """The real/fake table's rows as display strings."""
+    return [
+        {
+            "arm": row.arm,
+            "images": row.images,
+            "exposure": format_exposure(row.exposure_ms),
+            "n": int(row.n),
+            "judged_real": int(row.judged_real),
+            "judged_real_rate": format_percent(row.judged_real_rate),
+            "interval": format_interval(row.ci_low, row.ci_high),
+            "accuracy": format_percent(row.accuracy),
+        }
+        for row in table.itertuples(index=False)
+    ]
+
+
+def exclusion_sentences(summary: dict) -> list[str]:
+    """One sentence per rule that decided which answers count, with what it removed."""
+    return [
+        f"Left out: {_count(exclusion.responses, 'response')} from {_count(exclusion.participants, 'participant')}"
+        f" — {exclusion.rule}."
+        for exclusion in summary["exclusions"]
+    ] + (["Trials with invalid timing are counted (include_invalid)."] if summary.get("include_invalid") else [])
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def method_sentence(summary: dict) -> str:
     """How the table was computed and what it counts, in one paragraph."""
+    if summary["kind"] == "real_fake":
+        method = (f"Share of each arm's images judged real (for generated arms, the fool rate), with a "
+                  f"{summary['interval']}; accuracy is the share of correct verdicts. ")
+    else:
+        method = (f"Selection rate of arm A against arm B (A judged the more realistic), with an {summary['test']} "
+                  f"and a {summary['interval']} for the rate. ")
+        if summary["chooses_fake"]:
+            method += "Participants were asked which image is fake; the image they did not pick counts as judged more realistic. "
     return (
-        f"Selection rate of arm A against arm B, with an {summary['test']} "
-        f"and a {summary['interval']} for the rate. "
-        f"Counted: {_count(summary['responses_counted'], 'response')} ({summary['responses_scope']}) "
+        method
+        + f"Counted: {_count(summary['responses_counted'], 'response')} ({summary['responses_scope']}) "
         f"from {_count(summary['participants_started'], 'participant')} started, "
         f"{summary['participants_completed']} completed."
     )
@@ -85,14 +127,19 @@ def results_xlsx(results: SurveyResults) -> bytes:
 
 def results_markdown(results: SurveyResults) -> str:
     summary = results.summary
-    headers = ["Arm A", "Arm B", "n", "A chosen", "B chosen", "A selection rate", "p", interval_header(summary)]
-    rows = [
-        [row["arm_a"], row["arm_b"], row["n"], row["wins_a"], row["wins_b"],
-         row["selection_rate_a"], row["p_value"], row["interval"]]
-        for row in display_rows(results.table)
-    ]
-    title = f"## {summary['survey_name']}: pairwise results ({summary['generated_at']:%Y-%m-%d})"
-    return "\n\n".join([title, markdown_table(headers, rows, numeric_from=2), method_sentence(summary)]) + "\n"
+    if results.kind == "real_fake":
+        headers = ["Arm", "Images", "Exposure", "n", "Judged real", "Judged-real rate", interval_header(summary), "Accuracy"]
+        rows = [list(row.values()) for row in real_fake_display_rows(results.table)]
+        numeric_from, what = 3, "real or generated"
+    else:
+        timed = "exposure_ms" in results.table.columns
+        headers = ["Arm A", "Arm B", *(["Exposure"] if timed else []), "n", "A preferred", "B preferred",
+                   "A selection rate", "p", interval_header(summary)]
+        rows = [list(row.values()) for row in display_rows(results.table)]
+        numeric_from, what = (3 if timed else 2), "pairwise results"
+    title = f"## {summary['survey_name']}: {what} ({summary['generated_at']:%Y-%m-%d})"
+    notes = "\n".join([method_sentence(summary), *(f"- {line}" for line in exclusion_sentences(summary))])
+    return "\n\n".join([title, markdown_table(headers, rows, numeric_from=numeric_from), notes]) + "\n"
 
 
 def interval_header(summary: dict) -> str:
@@ -112,7 +159,10 @@ def _markdown_cell(value) -> str:
 
 
 def _table_with_methods(results: SurveyResults) -> pd.DataFrame:
-    return results.table.assign(test=results.summary["test"], interval=results.summary["interval"])
+    methods = {"interval": results.summary["interval"]}
+    if results.summary["test"]:
+        methods = {"test": results.summary["test"], **methods}
+    return results.table.assign(**methods)
 
 
 def _about_frame(summary: dict) -> pd.DataFrame:
@@ -124,8 +174,11 @@ def _about_frame(summary: dict) -> pd.DataFrame:
         ("participants completed", summary["participants_completed"]),
         ("responses counted", summary["responses_counted"]),
         ("responses counted are", summary["responses_scope"]),
-        ("test", summary["test"]),
+        ("test", summary["test"] or "none (rates with intervals)"),
         ("interval", summary["interval"]),
+        *((f"left out: {exclusion.rule}", f"{exclusion.responses} responses, {exclusion.participants} participants")
+          for exclusion in summary["exclusions"]),
+        ("trials with invalid timing", "counted" if summary.get("include_invalid") else "left out"),
     ]
     return pd.DataFrame(facts, columns=["field", "value"])
 

@@ -1,4 +1,5 @@
 """Results tables (pandas) built from the responses frame; every statistic comes from stats.py."""
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -26,10 +27,62 @@ SCOPE_ALL = "all recorded answers"
 SCOPE_COMPLETED = "answers of participants who completed the survey"
 
 
+REAL_FAKE_COLUMNS = [
+    "arm",
+    "images",
+    "exposure_ms",
+    "n",
+    "judged_real",
+    "judged_real_rate",
+    "ci_low",
+    "ci_high",
+    "correct",
+    "accuracy",
+]
+
+
 class Arm(Protocol):
     id: int
     label: str
     position: int
+
+
+class JudgedArm(Arm, Protocol):
+    is_real: bool
+
+
+# Which answers a table counts. Each rule removes answers; the summary says how many.
+RULE_NOT_MEASURED = "training, qualification, practice and attention-check trials (not measurements)"
+RULE_EXCLUDED = "participants excluded (attention checks failed, or screened out)"
+RULE_INVALID = "trials with invalid timing (exposure off by more than half a frame, a dropped frame, or focus lost)"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    rule: str
+    responses: int
+    participants: int
+
+
+def counted_responses(
+    frame: pd.DataFrame, *, include_invalid: bool = False, include_excluded: bool = False
+) -> tuple[pd.DataFrame, list[Exclusion]]:
+    """The responses a results table counts, and what each rule left out, in the order applied.
+
+    By default only main trials count, from participants not excluded, with valid timing.
+    """
+    rules = [(RULE_NOT_MEASURED, frame["phase"] != "main")]
+    if not include_excluded:
+        rules.append((RULE_EXCLUDED, frame["participant_excluded"]))
+    if not include_invalid:
+        rules.append((RULE_INVALID, ~frame["valid"]))
+    removed_so_far = pd.Series(False, index=frame.index)
+    exclusions = []
+    for rule, removes in rules:
+        newly = removes & ~removed_so_far
+        exclusions.append(Exclusion(rule, int(newly.sum()), int(frame.loc[newly, "participant_id"].nunique())))
+        removed_so_far |= removes
+    return frame[~removed_so_far], exclusions
 
 
 def pairwise_table(frame: pd.DataFrame, arms: Sequence[Arm]) -> pd.DataFrame:
@@ -50,13 +103,16 @@ def pairwise_table(frame: pd.DataFrame, arms: Sequence[Arm]) -> pd.DataFrame:
 
 
 def _pair_counts(frame: pd.DataFrame, arm_ids_in_order: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
-    """{(arm A id, arm B id): (n, wins of A)} over the trials that compared two distinct known arms."""
+    """{(arm A id, arm B id): (n, wins of A)} over the trials that compared two distinct known arms.
+
+    A "win" is being judged the more realistic image (``preferred_arm_id``).
+    """
     rank = {arm_id: i for i, arm_id in enumerate(arm_ids_in_order)}
     ranks = pd.DataFrame(
         {
             "left": frame["left_arm_id"].map(rank),
             "right": frame["right_arm_id"].map(rank),
-            "chosen": frame["chosen_arm_id"].map(rank),
+            "chosen": frame["preferred_arm_id"].map(rank),
         }
     )
     # Trials showing an arm outside ``arms``, or an arm against itself, compare no pair of them.
@@ -68,6 +124,59 @@ def _pair_counts(frame: pd.DataFrame, arm_ids_in_order: list[int]) -> dict[tuple
     return {
         (arm_ids_in_order[int(a)], arm_ids_in_order[int(b)]): (int(size), int(wins))
         for (a, b), size, wins in zip(grouped.index, grouped["size"], grouped["sum"])
+    }
+
+
+def pairwise_table_by_exposure(frame: pd.DataFrame, arms: Sequence[Arm]) -> pd.DataFrame:
+    """The pairwise table once per planned exposure (shortest first), with an exposure_ms column.
+
+    Untimed answers form one block with an empty exposure; every exposure keeps every pair.
+    """
+    exposures = sorted(frame["exposure_ms"].dropna().unique())
+    blocks = []
+    if frame["exposure_ms"].isna().any() or not exposures:
+        blocks.append(pairwise_table(frame[frame["exposure_ms"].isna()], arms).assign(exposure_ms=math.nan))
+    for exposure in exposures:
+        blocks.append(pairwise_table(frame[frame["exposure_ms"] == exposure], arms).assign(exposure_ms=exposure))
+    table = pd.concat(blocks, ignore_index=True)
+    return table[["arm_a", "arm_b", "exposure_ms", *PAIRWISE_COLUMNS[2:]]]
+
+
+def real_fake_table(frame: pd.DataFrame, arms: Sequence[JudgedArm], by_exposure: bool) -> pd.DataFrame:
+    """One row per arm (and per exposure when ``by_exposure``): how often its images were judged real.
+
+    For a generated arm the judged-real rate is the fool rate; for a real arm it is the hit rate.
+    Accuracy is the share of correct verdicts either way. Adaptive (staircase) exposures vary
+    by the trial, so those surveys get one row per arm.
+    """
+    rows = []
+    for arm in sorted(arms, key=lambda arm: (arm.position, arm.id)):
+        answers = frame[frame["left_arm_id"] == arm.id]
+        exposures = sorted(answers["exposure_ms"].dropna().unique()) if by_exposure else []
+        groups = [(math.nan, answers)] if not exposures else [
+            (exposure, answers[answers["exposure_ms"] == exposure]) for exposure in exposures
+        ]
+        for exposure, group in groups:
+            rows.append(_real_fake_row(arm, exposure, group))
+    return pd.DataFrame(rows, columns=REAL_FAKE_COLUMNS).astype({"n": "int64", "judged_real": "int64", "correct": "int64"})
+
+
+def _real_fake_row(arm: JudgedArm, exposure: float, answers: pd.DataFrame) -> dict:
+    n = len(answers)
+    judged_real = int((answers["choice"] == "real").sum())
+    correct = judged_real if arm.is_real else n - judged_real
+    ci_low, ci_high = stats.clopper_pearson(judged_real, n)
+    return {
+        "arm": arm.label,
+        "images": "real" if arm.is_real else "generated",
+        "exposure_ms": exposure,
+        "n": n,
+        "judged_real": judged_real,
+        "judged_real_rate": judged_real / n if n else math.nan,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "correct": correct,
+        "accuracy": correct / n if n else math.nan,
     }
 
 
@@ -85,10 +194,16 @@ def _pairwise_row(label_a: str, label_b: str, result: stats.PairwiseResult) -> d
     }
 
 
-def survey_summary(*, survey, frame: pd.DataFrame, completed_only: bool = False) -> dict:
+def survey_summary(
+    *, survey, frame: pd.DataFrame, completed_only: bool = False, exclusions: Sequence[Exclusion] = ()
+) -> dict:
     """What a results table rests on: who took part, which answers were counted, and how."""
     participants = survey_participant_counts(survey=survey)
+    protocol = survey.get_protocol()
     return {
+        "kind": survey.kind,
+        "chooses_fake": protocol.choose == "fake" and survey.kind == "pairwise",
+        "exclusions": list(exclusions),
         "survey_name": survey.name,
         "survey_slug": survey.slug,
         "generated_at": timezone.now(),
@@ -97,7 +212,7 @@ def survey_summary(*, survey, frame: pd.DataFrame, completed_only: bool = False)
         "responses_counted": len(frame),
         "completed_only": completed_only,
         "responses_scope": SCOPE_COMPLETED if completed_only else SCOPE_ALL,
-        "test": stats.TEST_NAME,
+        "test": stats.TEST_NAME if survey.kind == "pairwise" else "",
         "interval": stats.interval_name(stats.DEFAULT_CONFIDENCE),
         "confidence": stats.DEFAULT_CONFIDENCE,
     }
@@ -108,9 +223,23 @@ class SurveyResults:
     table: pd.DataFrame
     summary: dict
 
+    @property
+    def kind(self) -> str:
+        return self.summary["kind"]
 
-def survey_pairwise_results(*, survey, completed_only: bool = False) -> SurveyResults:
-    """The pairwise table and its summary: what the results page and every export show."""
+
+def survey_results(*, survey, completed_only: bool = False, include_invalid: bool = False) -> SurveyResults:
+    """The survey's table (pairwise or real/fake) and its summary: what the page and every export show."""
     frame = selectors.survey_responses_frame(survey=survey, completed_only=completed_only)
-    table = pairwise_table(frame, selectors.survey_arms(survey=survey))
-    return SurveyResults(table=table, summary=survey_summary(survey=survey, frame=frame, completed_only=completed_only))
+    counted, exclusions = counted_responses(frame, include_invalid=include_invalid)
+    arms = selectors.survey_arms(survey=survey)
+    fixed_exposures = bool(survey.get_protocol().exposures_ms)
+    if survey.kind == "real_fake":
+        table = real_fake_table(counted, arms, by_exposure=fixed_exposures)
+    elif fixed_exposures:
+        table = pairwise_table_by_exposure(counted, arms)
+    else:
+        table = pairwise_table(counted, arms)
+    summary = survey_summary(survey=survey, frame=counted, completed_only=completed_only, exclusions=exclusions)
+    summary["include_invalid"] = include_invalid
+    return SurveyResults(table=table, summary=summary)

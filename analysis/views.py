@@ -9,19 +9,32 @@ from analysis import charts, exports, tables
 from surveys.models import Survey
 
 
-def _completed_only(request) -> bool:
-    return request.GET.get("completed_only") in {"1", "true", "on", "yes"}
+def _flag(request, name: str) -> bool:
+    return request.GET.get(name) in {"1", "true", "on", "yes"}
+
+
+def _results(request, survey) -> tables.SurveyResults:
+    return tables.survey_results(
+        survey=survey, completed_only=_flag(request, "completed_only"), include_invalid=_flag(request, "include_invalid")
+    )
 
 
 @login_required
 def survey_results(request, pk: int):
     survey = get_object_or_404(Survey, pk=pk)
-    completed_only = _completed_only(request)
-    results = tables.survey_pairwise_results(survey=survey, completed_only=completed_only)
+    results = _results(request, survey)
+    completed_only = results.summary["completed_only"]
+    real_fake = results.kind == "real_fake"
     context = {
         "survey": survey,
         "summary": results.summary,
-        "rows": exports.display_rows(results.table),
+        "kind": results.kind,
+        "timed": "exposure_ms" in results.table.columns,
+        "rows": [] if real_fake else exports.display_rows(results.table),
+        "real_fake_rows": exports.real_fake_display_rows(results.table) if real_fake else [],
+        "exclusion_sentences": exports.exclusion_sentences(results.summary),
+        "include_invalid": results.summary["include_invalid"],
+        "query": request.GET.urlencode(),
         "method_sentence": exports.method_sentence(results.summary),
         "interval_header": exports.interval_header(results.summary),
         "completed_only": completed_only,
@@ -36,7 +49,7 @@ def survey_export(request, pk: int, fmt: str):
     if export_format is None:
         raise Http404(f"No export format {fmt!r}.")
     survey = get_object_or_404(Survey, pk=pk)
-    results = tables.survey_pairwise_results(survey=survey, completed_only=_completed_only(request))
+    results = _results(request, survey)
     response = HttpResponse(export_format.render(results), content_type=export_format.content_type)
     response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(results.summary, fmt)}"'
     return response

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def results(known_survey):
-    return tables.survey_pairwise_results(survey=known_survey[0])
+    return tables.survey_results(survey=known_survey[0])
 
 
 # Display formatting.
@@ -95,7 +95,7 @@ def test_xlsx_reads_back_with_pandas(results):
 def test_markdown_has_a_row_per_pair_and_the_method_sentence(results):
     text = exports.results_markdown(results)
     lines = text.splitlines()
-    assert "| Arm A | Arm B | n | A chosen | B chosen | A selection rate | p | 95 % CI |" in lines
+    assert "| Arm A | Arm B | n | A preferred | B preferred | A selection rate | p | 95 % CI |" in lines
     ab = results.table.iloc[0]
     assert (
         f"| A | B | 10 | 7 | 3 | 70.0 % | {exports.format_p_value(ab.p_value)} "
@@ -109,7 +109,7 @@ def test_markdown_has_a_row_per_pair_and_the_method_sentence(results):
 
 def test_markdown_escapes_pipes_in_arm_labels(db):
     survey, _ = make_survey("pipes", [("a|b", 0), ("c", 1)])
-    text = exports.results_markdown(tables.survey_pairwise_results(survey=survey))
+    text = exports.results_markdown(tables.survey_results(survey=survey))
     assert "| a\\|b | c | 0 |" in text
 
 

@@ -141,7 +141,7 @@ def test_table_from_a_plain_frame_and_plain_arms():
     # No database: any objects with id, label and position will do, so the table is reusable.
     arms = [SimpleNamespace(id=20, label="late", position=1), SimpleNamespace(id=10, label="early", position=0)]
     frame = pd.DataFrame(
-        {"left_arm_id": [20, 10, 20, 10], "right_arm_id": [10, 20, 10, 10], "chosen_arm_id": [20, 10, 10, 10]}
+        {"left_arm_id": [20, 10, 20, 10], "right_arm_id": [10, 20, 10, 10], "preferred_arm_id": [20, 10, 10, 10]}
     )
     table = tables.pairwise_table(frame, arms)
     # The last trial shows an arm against itself and compares nothing.
@@ -150,7 +150,7 @@ def test_table_from_a_plain_frame_and_plain_arms():
 
 def test_arm_position_ties_fall_back_to_creation_order():
     arms = [SimpleNamespace(id=2, label="second", position=0), SimpleNamespace(id=1, label="first", position=0)]
-    frame = pd.DataFrame({"left_arm_id": [], "right_arm_id": [], "chosen_arm_id": []})
+    frame = pd.DataFrame({"left_arm_id": [], "right_arm_id": [], "preferred_arm_id": []})
     table = tables.pairwise_table(frame, arms)
     assert (table.arm_a.iloc[0], table.arm_b.iloc[0]) == ("first", "second")
 
@@ -171,7 +171,7 @@ def test_summary_counts_participants_and_responses(known_survey):
 
 
 def test_summary_says_when_only_completed_participants_count(known_survey):
-    results = tables.survey_pairwise_results(survey=known_survey[0], completed_only=True)
+    results = tables.survey_results(survey=known_survey[0], completed_only=True)
     assert results.summary["responses_counted"] == 6
     assert results.summary["completed_only"] is True
     assert results.summary["responses_scope"] == tables.SCOPE_COMPLETED
@@ -190,7 +190,7 @@ def test_table_counts_answers_recorded_through_the_services(db):
         for trial in participant.trials.order_by("position"):
             services.response_record(participant=participant, position=trial.position, choice="left")
 
-    results = tables.survey_pairwise_results(survey=survey, completed_only=True)
+    results = tables.survey_results(survey=survey, completed_only=True)
     frame = selectors.survey_responses_frame(survey=survey)
     assert results.summary["participants_completed"] == 3
     assert results.table.n.sum() == len(frame) == 3 * survey.trials_per_participant

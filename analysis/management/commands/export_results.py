@@ -18,13 +18,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--completed-only", action="store_true", help="Count only participants who completed the survey."
         )
+        parser.add_argument(
+            "--include-invalid", action="store_true",
+            help="Count trials with invalid timing too (left out by default; the export says which).",
+        )
 
-    def handle(self, *args, survey, fmt, output, completed_only, **options):
+    def handle(self, *args, survey, fmt, output, completed_only, include_invalid, **options):
         try:
             found = selectors.survey_find(reference=survey)
         except selectors.SurveyNotFound as error:
             raise CommandError(str(error)) from error
-        results = tables.survey_pairwise_results(survey=found, completed_only=completed_only)
+        results = tables.survey_results(survey=found, completed_only=completed_only, include_invalid=include_invalid)
         content = exports.EXPORT_FORMATS[fmt].render(results)
         if output is None and isinstance(content, str):
             self.stdout.write(content, ending="")
