@@ -3,17 +3,59 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
-from .models import Participant, Survey, Trial
+from .models import Participant, Response, Survey, Trial
 
 
 def participant_current_trial(*, participant: Participant) -> Trial | None:
-    """The first trial without an answer; None once every trial is answered."""
+    """The first trial without an answer; None once every trial is answered or the qualification screened them out."""
+    if participant.screened_out_at is not None:
+        return None
     return (
         participant.trials.filter(response__isnull=True)
-        .select_related("left_image", "right_image")
+        .select_related("left_arm", "right_arm", "left_image", "right_image")
         .order_by("position")
         .first()
     )
+
+
+def block_answers_before(*, trial: Trial) -> list[bool | None]:
+    """Whether each answered test trial (main or attention) of ``trial``'s block before it was correct, in order."""
+    return list(
+        Response.objects.filter(
+            trial__participant_id=trial.participant_id,
+            trial__phase__in=(Trial.Phase.MAIN, Trial.Phase.ATTENTION),
+            trial__block=trial.block,
+            trial__position__lt=trial.position,
+        )
+        .order_by("trial__position")
+        .values_list("correct", flat=True)
+    )
+
+
+def is_last_of_phase(*, trial: Trial) -> bool:
+    return not Trial.objects.filter(
+        participant_id=trial.participant_id, phase=trial.phase, position__gt=trial.position
+    ).exists()
+
+
+def participant_attention_failures(*, participant: Participant) -> tuple[int, int]:
+    """(attention checks answered wrongly, attention checks planned)."""
+    counts = participant.trials.filter(phase=Trial.Phase.ATTENTION).aggregate(
+        total=Count("id"), failed=Count("id", filter=Q(response__correct=False))
+    )
+    return counts["failed"], counts["total"]
+
+
+def participant_qualification_accuracy(*, participant: Participant) -> dict[str, float | None]:
+    """Share of correct qualification answers on real and on generated images; None where there were none."""
+    accuracy: dict[str, float | None] = {}
+    answered = participant.trials.filter(phase=Trial.Phase.QUALIFICATION, response__isnull=False)
+    for expected in (Response.Choice.REAL, Response.Choice.GENERATED):
+        counts = answered.filter(expected_choice=expected).aggregate(
+            total=Count("id"), correct=Count("id", filter=Q(response__correct=True))
+        )
+        accuracy[str(expected)] = counts["correct"] / counts["total"] if counts["total"] else None
+    return accuracy
 
 
 def participant_next_trial(*, participant: Participant, after: Trial) -> Trial | None:
