@@ -19,7 +19,10 @@ def test_the_demo_fills_pools_from_the_shipped_checkpoints(capsys):
     runs = TrainingRun.objects.all()
     assert {run.family for run in runs} == {"dcgan", "progressive", "srcnn", "simgan", "crn"}
     assert all(run.status == TrainingRun.Status.DONE and run.checkpoints.count() == 1 for run in runs)
-    survey = Survey.objects.get()
+    survey = Survey.objects.get(kind="pairwise")
+    timed = Survey.objects.get(kind="real_fake")
+    assert timed.status == Survey.Status.OPEN and timed.get_protocol().staircase is not None
+    assert timed.arms.count() == 3 and timed.trials_per_participant == 30
     arms = {arm.pool.name: arm.pool for arm in survey.arms.select_related("pool")}
     assert len(arms) == 3 and survey.status == Survey.Status.OPEN
     kinds = sorted(pool.kind for pool in arms.values())
@@ -33,7 +36,7 @@ def test_the_demo_fills_pools_from_the_shipped_checkpoints(capsys):
     assert {(image.width, image.height) for image in srcnn.images.all()} == {(64, 64)}
     # Idempotent: a second run reuses everything.
     call_command("demo", "--images", "6", "--password", "pw")
-    assert Survey.objects.count() == 1 and TrainingRun.objects.count() == len(DEMO_MODELS)
+    assert Survey.objects.count() == 2 and TrainingRun.objects.count() == len(DEMO_MODELS)
     assert "Take the survey" in capsys.readouterr().out
 
 

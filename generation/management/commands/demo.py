@@ -16,8 +16,12 @@ from generation.run_services import demo_run_install, pool_generate, sampling_pl
 from generation.services import pool_import
 from surveys import services as survey_services
 from surveys.models import Survey
+from surveys.protocol import preset_protocol
 
 DEMO_SURVEY = "Demo: real photos vs DCGAN vs multi-stage GAN"
+# A second demo: the timed real-or-generated test (HYPE_time's staircase, one short block).
+TIMED_SURVEY = "Demo: real or generated? (adaptive exposure, HYPE_time style)"
+TIMED_TRIALS = 30
 REAL_POOL = "demo: real photos (32 px)"
 # Pools sampled for the survey: (pool name, demo model key, SRCNN demo model key or None).
 SAMPLED_POOLS = (
@@ -55,13 +59,22 @@ class Command(BaseCommand):
             name=name, pools=pools, trials_per_participant=options["trials"]
         )
         survey_services.survey_open(survey=survey)
+        timed = self._timed_survey(pools)
         password = self._researcher(options["username"], options["password"])
         base = f"http://{options['host']}:{options['port']}"
         self.stdout.write(self.style.SUCCESS("\nevalsite demo is ready.\n"))
         self.stdout.write(f"  Take the survey:     {base}/s/{survey.slug}/")
+        self.stdout.write(f"  Timed real or fake:  {base}/s/{timed.slug}/")
         self.stdout.write(f"  Researcher pages:    {base}/r/   (results: {base}/r/surveys/{survey.pk}/results/)")
         self.stdout.write(f"  Training runs:       {base}/r/runs/")
         self.stdout.write(f"  Researcher login:    {options['username']} / {password}\n")
+
+    def _timed_survey(self, pools: list[ImagePool]) -> Survey:
+        survey = Survey.objects.filter(name=TIMED_SURVEY).first() or survey_services.survey_create(
+            name=TIMED_SURVEY, pools=pools, preset="hype-time", trials_per_participant=TIMED_TRIALS,
+            protocol=preset_protocol("hype-time", blocks=1),
+        )
+        return survey_services.survey_open(survey=survey)
 
     def _model_pools(self, count: int) -> list[ImagePool]:
         runs = {model.key: demo_run_install(model=model) for model in DEMO_MODELS}
