@@ -153,6 +153,12 @@ EVALSITE_DATASETS_DIR = Path(os.environ.get("EVALSITE_DATASETS_DIR", VAR_DIR / "
 # A torchvision-layout VGG-19 state dict for CRN's perceptual loss; without one a fixed random VGG is used.
 EVALSITE_VGG19_WEIGHTS = os.environ.get("EVALSITE_VGG19_WEIGHTS", "")
 
+# MTurk: the only hosts a worker's HIT may be submitted to (turkSubmitTo in the link); any other is refused,
+# so that answers are never posted to a host chosen by whoever wrote the link. Scheme and host, exactly.
+EVALSITE_MTURK_SUBMIT_HOSTS = env_list(
+    "EVALSITE_MTURK_SUBMIT_HOSTS", ["https://www.mturk.com", "https://workersandbox.mturk.com"]
+)
+
 # Celery: the embedded default runs tasks in-process; a deployment points CELERY_BROKER_URL at Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("EVALSITE_TASKS_EAGER", CELERY_BROKER_URL == "memory://")

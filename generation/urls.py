@@ -10,6 +10,7 @@ urlpatterns = [
     path("r/pools/", views.pool_list, name="pool_list"),
     path("r/pools/import/", views.pool_import, name="pool_import"),
     path("r/pools/<int:pk>/", views.pool_detail, name="pool_detail"),
+    path("r/pools/<int:pk>/obviously-bad/", views.pool_obviously_bad, name="pool_obviously_bad"),
     path("r/imports/<int:pk>/", views.import_status, name="import_status"),
     path("r/runs/", run_views.run_list, name="run_list"),
     path("r/runs/new/", run_views.run_create, name="run_create"),

@@ -5,11 +5,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from generation import selectors, services
 from generation.forms import PoolImportForm
-from generation.models import PoolImport
+from generation.models import ImagePool, PoolImport
 
 THUMBNAILS_PER_PAGE = 200
 
@@ -43,6 +43,16 @@ def pool_detail(request, pk: int):
     pool = get_object_or_404(selectors.pool_list(), pk=pk)
     page = Paginator(selectors.pool_images(pool=pool), THUMBNAILS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "generation/pool_detail.html", {"pool": pool, "page": page})
+
+
+@login_required
+@require_POST
+def pool_obviously_bad(request, pk: int):
+    """Mark a pool as obviously bad (offered only for attention checks), or take the mark off."""
+    pool = get_object_or_404(ImagePool, pk=pk)
+    pool.obviously_bad = request.POST.get("obviously_bad") == "on"
+    pool.save(update_fields=["obviously_bad"])
+    return redirect("generation:pool_detail", pk=pk)
 
 
 @login_required
