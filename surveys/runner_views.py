@@ -1,32 +1,146 @@
-"""The trial pages: the page that runs the trials, and the endpoint that records answers."""
+"""The trials: the page that runs them (surveys/static/surveys/runner.js), and its JSON endpoints.
+
+- ``GET  trial/``   the page; without JavaScript an untimed survey still works as plain forms.
+- ``GET  trials/``  the current trial's spec and the next few (surveys.specs).
+- ``POST answer/``  records an answer; fetch() callers get JSON (feedback, finished, the next specs),
+  form posts are redirected to the next page.
+- ``POST check/``   stores the browser's refresh and window measurements and says whether a timed
+  survey can run on it.
+
+The contract between these and the runner is docs/participant-protocol.md.
+"""
+import functools
+import hashlib
 import json
+import math
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import services
+from . import services, specs
 from .models import Participant, Survey
 from .participant_pages import participant_page, render_page, session_participant
-from .selectors import participant_current_trial, participant_next_trial
+
+# The line above the images outside the test stage; trial.html's runner texts hold the same strings.
+STAGE_NOTES = {
+    "training": gettext_noop("Example {number} of {of}"),
+    "qualification": gettext_noop("Qualification: {number} of {of}"),
+    "practice": gettext_noop("Practice: {number} of {of}"),
+}
+MAX_CHECK_BYTES = 4096
+CHECK_FIELDS = {
+    "frame_ms": float, "frame_sd_ms": float, "frames": int, "late_frames": int, "frame_runs": int,
+    "screen": list, "window": list, "dpr": float,
+    "stimulus_px": float, "stimulus_fits": bool,
+}
+
+
+def _session_expired() -> JsonResponse:
+    return JsonResponse({"recorded": False, "error": _("Your session has expired. Please start again.")}, status=403)
+
+
+def json_participant(view):
+    """JSON endpoints of a started participant: others get a 403 with a message, never a redirect."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        survey = get_object_or_404(Survey, slug=slug)
+        participant = session_participant(request, survey)
+        if participant is None:
+            return _session_expired()
+        return view(request, survey, participant)
+
+    return wrapper
 
 
 @never_cache
 @require_GET
 @participant_page
 def trial(request: HttpRequest, survey: Survey, participant: Participant) -> HttpResponse:
-    current = participant_current_trial(participant=participant)
-    if current is None:
+    current = specs.upcoming_specs(participant)
+    if not current:
         return redirect("surveys:done", slug=survey.slug)
+    protocol = survey.get_protocol()
+    width, height = specs.stimulus_size(survey)
     return render_page(
         request, "trial.html", survey,
-        trial=current,
-        number=current.position + 1,
-        total=participant.trials.count(),
-        next_trial=participant_next_trial(participant=participant, after=current),
+        spec=current[0],
+        stage_note=_stage_note(current[0]),
+        timed=protocol.timed,
+        image_count=2 if survey.kind == Survey.Kind.PAIRWISE else 1,
+        aspect=f"{width / height:.4f}",
+        max_stimulus_px=specs.MAX_STIMULUS_PX,
+        config=_runner_config(survey, participant, protocol.timed),
     )
+
+
+def _stage_note(spec: dict) -> str:
+    note = STAGE_NOTES.get(spec["stage"])
+    return _(note).format(number=spec["number"], of=spec["of"]) if note else ""
+
+
+def _runner_config(survey: Survey, participant: Participant, timed: bool) -> dict:
+    """What runner.js needs before its first request; the trials themselves come from GET trials/."""
+    urls = {name: reverse(f"surveys:{name}", kwargs={"slug": survey.slug}) for name in ("trials", "answer", "check", "done")}
+    # One answer queue per participant, so that answers left in a shared browser never go out under
+    # someone else's session; named by a digest, as the token itself is the participant's key.
+    digest = hashlib.sha256(participant.token.encode()).hexdigest()[:16]
+    return {"kind": survey.kind, "timed": timed, "urls": urls, "queue_key": f"evalsite.answers.{digest}"}
+
+
+@never_cache
+@require_GET
+@json_participant
+def trials(request: HttpRequest, survey: Survey, participant: Participant) -> HttpResponse:
+    return JsonResponse(specs.runner_state(participant))
+
+
+@never_cache
+@require_POST
+@json_participant
+def check(request: HttpRequest, survey: Survey, participant: Participant) -> HttpResponse:
+    """Store the device check; a timed survey refuses a device it cannot time, saying why."""
+    info = _check_fields(request.body)
+    if info is None:
+        return JsonResponse({"recorded": False, "error": _("The device check could not be read.")}, status=400)
+    problems = specs.device_problems(info, survey=survey)
+    info.update(ok=not problems, problems=[problem["code"] for problem in problems])
+    services.participant_client_info_record(participant=participant, info=info)
+    return JsonResponse({"recorded": True, "ok": not problems, "problems": problems})
+
+
+def _check_fields(body: bytes) -> dict | None:
+    """The known fields of a device check, each of its expected type; None when the body is not a JSON object."""
+    if len(body) > MAX_CHECK_BYTES:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    typed = {name: _typed(data.get(name), kind) for name, kind in CHECK_FIELDS.items()}
+    return {name: value for name, value in typed.items() if value is not None}
+
+
+def _typed(value, kind):
+    """``value`` as ``kind`` when it is one (ints pass as floats; lists keep up to 4 finite numbers), else None."""
+    if isinstance(value, bool):
+        return value if kind is bool else None
+    if kind is list:
+        return [item for item in value[:4] if _finite(item)] if isinstance(value, list) else None
+    if kind is float:
+        return float(value) if _finite(value) else None
+    return value if kind is int and isinstance(value, int) else None
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @never_cache
@@ -39,16 +153,29 @@ def answer(request: HttpRequest, slug: str) -> HttpResponse:
         return _answer_refused(request, slug, 403, _("Your session has expired. Please start again."))
     try:
         fields = _answer_fields(request.POST)
-        _response, created = services.response_record(participant=participant, **fields)
-    except services.AnswerConflict as error:
-        return _answer_refused(request, slug, 409, str(error))
-    except services.TrialNotCurrent as error:
+        response, created = services.response_record(participant=participant, **fields)
+    except (services.AnswerConflict, services.TrialNotCurrent) as error:
         return _answer_refused(request, slug, 409, str(error))
     except services.BadAnswer as error:
         return _answer_refused(request, slug, 400, str(error))
-    if _wants_json(request):
-        return JsonResponse({"recorded": True, "created": created})
-    return redirect("surveys:trial", slug=slug)
+    if not _wants_json(request):
+        return redirect("surveys:trial", slug=slug)
+    participant.refresh_from_db()
+    return JsonResponse({
+        "recorded": True,
+        "created": created,
+        "feedback": _feedback(response),
+        "finished": participant.is_finished,
+        "trials": specs.upcoming_specs(participant),
+    })
+
+
+def _feedback(response) -> dict | None:
+    """Right or wrong, only for trials that show it and have a right answer (never a preference)."""
+    trial = response.trial
+    if not trial.expected_choice or not services.trial_feedback(trial=trial):
+        return None
+    return {"correct": response.correct, "expected": trial.expected_choice}
 
 
 def _answer_fields(data) -> dict:
@@ -74,11 +201,9 @@ def _answer_refused(request: HttpRequest, slug: str, status: int, message: str) 
     # A replayed or stale form post must not show an error page to a participant who is simply
     # one step behind: send them to wherever they really are.
     if _wants_json(request):
-        return JsonResponse({"recorded": False, "error": message}, status=status)
+        return JsonResponse({"recorded": False, "conflict": status == 409, "error": message}, status=status)
     if status == 409:
         return redirect("surveys:trial", slug=slug)
     if status == 403:
         return redirect("surveys:welcome", slug=slug)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-
-

@@ -58,16 +58,6 @@ def participant_qualification_accuracy(*, participant: Participant) -> dict[str,
     return accuracy
 
 
-def participant_next_trial(*, participant: Participant, after: Trial) -> Trial | None:
-    """The trial after ``after``, so the page can prefetch its images."""
-    return (
-        participant.trials.filter(position__gt=after.position)
-        .select_related("left_image", "right_image")
-        .order_by("position")
-        .first()
-    )
-
-
 def participant_for_token(*, survey: Survey, token: str | None) -> Participant | None:
     if not token:
         return None

@@ -9,10 +9,13 @@ urlpatterns = [
     path("s/<str:slug>/instructions/", views.instructions, name="instructions"),
     path("s/<str:slug>/trial/", runner_views.trial, name="trial"),
     path("s/<str:slug>/answer/", runner_views.answer, name="answer"),
+    path("s/<str:slug>/trials/", runner_views.trials, name="trials"),
+    path("s/<str:slug>/check/", runner_views.check, name="check"),
     path("s/<str:slug>/done/", views.done, name="done"),
     # Researchers (login required)
     path("r/", researcher_views.dashboard, name="dashboard"),
     path("r/surveys/new/", researcher_views.survey_create, name="survey_create"),
     path("r/surveys/<int:pk>/", researcher_views.survey_detail, name="survey_detail"),
     path("r/surveys/<int:pk>/status/", researcher_views.survey_status, name="survey_status"),
+    path("r/surveys/<int:pk>/prolific/", researcher_views.survey_prolific, name="survey_prolific"),
 ]

@@ -1,4 +1,7 @@
-"""A person takes the pairwise survey in Chromium by mouse, keyboard and touch; a researcher downloads the table."""
+"""A person takes the pairwise survey in Chromium by mouse, keyboard and touch; a researcher downloads the table.
+
+The trials page is runner.js: one page for every trial, each shown once both images are decoded.
+"""
 import io
 import os
 import re
@@ -10,6 +13,7 @@ import pytest
 from generation.models import PoolImage
 from surveys import services
 from surveys.models import Participant, Response
+from tests.browser.conftest import consent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,24 +36,27 @@ def _screenshot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
-def _record_traffic(page) -> list[tuple[str, dict]]:
-    seen: list[tuple[str, dict]] = []
-    page.on("response", lambda response: seen.append((response.url, response.headers)))
+def _record_traffic(page) -> list[tuple[str, dict, str]]:
+    """Every response's URL and headers, and the body of the runner's JSON replies (trial specs, answers)."""
+    seen: list[tuple[str, dict, str]] = []
+
+    def record(response):
+        json_reply = "application/json" in response.headers.get("content-type", "")
+        seen.append((response.url, response.headers, response.text() if json_reply else ""))
+
+    page.on("response", record)
     return seen
 
 
 def _begin(page, base_url: str, survey) -> None:
-    page.goto(f"{base_url}/s/{survey.slug}/")
-    page.locator("input[name=consent]").check()
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_url(re.compile(r"/instructions/$"))
-    page.locator("a.button").click()
+    consent(page, base_url, survey.slug)
     page.wait_for_url(re.compile(r"/trial/$"))
 
 
 def _wait_for_trial(page, number: int) -> None:
     page.wait_for_selector(f"text=({number}/{TRIALS})")
     page.wait_for_selector(".pair:not(.loading)")  # both images decoded and shown
+    page.wait_for_selector("#runner[data-state=answerable]")
 
 
 def _answers(participant) -> list[Response]:
@@ -81,7 +88,6 @@ def test_survey_taken_by_mouse_and_keyboard_then_table_matches_the_clicks(deskto
             page.keyboard.press("Enter")
         else:
             page.keyboard.press("ArrowLeft" if side == "left" else "ArrowRight")
-        page.wait_for_load_state("load")
 
     page.wait_for_url(re.compile(r"/done/$"))
     code = page.locator("#completion-code").inner_text().strip()
@@ -103,7 +109,7 @@ def test_survey_taken_by_mouse_and_keyboard_then_table_matches_the_clicks(deskto
     page.locator("form button[type=submit]").click()
     page.goto(f"{live_server.url}/r/surveys/{survey.pk}/results/")
     with page.expect_download() as download_info:
-        page.locator("a[href$='export.csv']").click()
+        page.locator("a[href*='export.csv']").click()
     table = pd.read_csv(io.StringIO(Path(download_info.value.path()).read_text()))
     _assert_table_matches(table, answers)
 
@@ -132,12 +138,13 @@ def _assert_nothing_leaks(traffic, html_pages, page) -> None:
     forbidden = set(SECRET_NAMES) | {"internal-survey-name"}
     for image in PoolImage.objects.all():
         forbidden |= {image.sha256, image.source_name, Path(image.source_name).stem}
-    for url, headers in traffic:
-        flat = url + " " + " ".join(f"{k}: {v}" for k, v in headers.items())
+    for url, headers, body in traffic:
+        flat = url + " " + " ".join(f"{k}: {v}" for k, v in headers.items()) + " " + body
         assert not any(secret in flat for secret in forbidden), url
+    assert any("/trials/" in url and body for url, _headers, body in traffic), "the runner's specs were checked"
     for html in html_pages:
         assert not any(secret in html for secret in forbidden)
-    image_headers = [headers for url, headers in traffic if "/img/" in url]
+    image_headers = [headers for url, headers, _body in traffic if "/img/" in url]
     assert image_headers, "the trial pages loaded their images"
     assert {h["content-type"] for h in image_headers} == {"image/png"}
     assert len({tuple(sorted(k for k in h if k not in ("content-length", "etag", "date"))) for h in image_headers}) == 1
@@ -158,7 +165,6 @@ def test_survey_taken_by_touch_on_a_phone_in_japanese(phone, live_server, survey
         if number == 1:
             _screenshot(page, "trial-phone-ja")
         page.locator("button.choice[value=right]").tap()
-        page.wait_for_load_state("load")
     page.wait_for_url(re.compile(r"/done/$"))
     participant = Participant.objects.get(survey=survey)
     answers = _answers(participant)
@@ -172,7 +178,6 @@ def test_reload_mid_survey_resumes_where_the_participant_was(desktop, live_serve
     for number in (1, 2):
         _wait_for_trial(page, number)
         page.keyboard.press("ArrowLeft")
-        page.wait_for_load_state("load")
     _wait_for_trial(page, 3)
     page.reload()
     _wait_for_trial(page, 3)
@@ -180,3 +185,30 @@ def test_reload_mid_survey_resumes_where_the_participant_was(desktop, live_serve
     _wait_for_trial(page, 3)
     assert Participant.objects.count() == 1
     assert len(_answers(Participant.objects.get())) == 2
+
+
+def test_untimed_survey_works_without_javascript(browser, live_server, survey):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _begin(page, live_server.url, survey)
+    for number in range(1, TRIALS + 1):
+        page.wait_for_selector(f"text=({number}/{TRIALS})")
+        page.locator(f"button.choice[value={'left' if number % 2 else 'right'}]").click()
+    page.wait_for_url(re.compile(r"/done/$"))
+    answers = _answers(Participant.objects.get(survey=survey))
+    assert [a.choice for a in answers] == ["left", "right"] * (TRIALS // 2)
+    assert all(a.client_timing == {} and a.valid for a in answers)  # no log without JavaScript; untimed stays valid
+    context.close()
+
+
+def test_timed_survey_without_javascript_says_it_needs_it(browser, live_server, make_pool):
+    pools = [make_pool("timed-real", count=3, kind="real"), make_pool("timed-generated", count=3, kind="generated")]
+    timed = services.survey_open(survey=services.survey_create(name="timed", pools=pools, preset="pix2pix",
+                                                               trials_per_participant=2))
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    _begin(page, live_server.url, timed)
+    message = page.locator("noscript p")  # Playwright's text= selectors skip <noscript>
+    assert message.is_visible() and "needs JavaScript" in message.inner_text()
+    assert not page.locator("#runner").is_visible() and page.locator("img").count() == 0
+    context.close()

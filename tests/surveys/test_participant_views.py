@@ -134,6 +134,71 @@ def test_japanese_pages(client, survey):
     assert "どちらの画像がより本物らしく見えますか？" in trial
 
 
+def _instructions(client, survey):
+    services.survey_open(survey=survey)
+    start(client, survey)
+    page = client.get(url("instructions", survey))
+    assert page.status_code == 200
+    return " ".join(page.content.decode().split())
+
+
+def test_instructions_of_a_preference_questionnaire(client, make_pool):
+    survey = services.survey_create(name="q", pools=[make_pool("gan-a", kind="generated"), make_pool("gan-b", kind="generated")],
+                                    preset="questionnaire", trials_per_participant=5)
+    text = _instructions(client, survey)
+    assert "You will see 5 pairs of images." in text
+    assert "<strong>Click or tap the image that looks best generated.</strong>" in text
+    assert "There are no right or wrong answers" in text and "← and → keys" in text
+    assert "briefly" not in text and "practice" not in text
+
+
+def test_instructions_of_a_timed_pairwise_survey_explain_the_mask(client, make_pool):
+    survey = services.survey_create(name="t", pools=[make_pool("photos", kind="real"), make_pool("gan", kind="generated")],
+                                    preset="pix2pix", trials_per_participant=4, protocol={"exposures_ms": [1000],
+                                    "pairs": "vs_real", "choose": "fake", "practice_trials": 2})
+    text = _instructions(client, survey)
+    assert "The images appear only briefly, then a pattern covers them. Answer after they are covered" in text
+    assert "there are 2 practice trials; after each one you are told whether your answer was right" in text
+    assert "<strong>Which image is fake?</strong>" in text
+    assert "There are no right or wrong answers" not in text  # a real image is in every pair
+
+
+def test_instructions_of_a_real_fake_survey_announce_each_phase(client, make_pool):
+    survey = services.survey_create(name="rf", pools=[make_pool("photos", kind="real"), make_pool("gan", kind="generated")],
+                                    preset="simgan-vtt", trials_per_participant=4,
+                                    protocol={"training_examples": 2, "qualification_trials": 2})
+    text = _instructions(client, survey)
+    assert "First you will see 2 labelled examples" in text and "press Continue" in text
+    assert "Next come 2 qualification questions" in text
+    assert "You will see 4 images, one at a time." in text and "<strong>Is this image real or generated?</strong>" in text
+    assert "the ← key (real) and the → key (generated)" in text and "clicking or tapping Real or Generated" in text
+    assert "pairs of images" not in text
+
+
+def test_instructions_of_an_adaptive_survey_mention_blocks_countdown_and_feedback(client, make_pool):
+    survey = services.survey_create(name="ht", pools=[make_pool("photos", kind="real"), make_pool("gan", kind="generated")],
+                                    preset="hype-time", trials_per_participant=6)
+    text = _instructions(client, survey)
+    assert "They come in 3 parts, each starting after a 3-2-1 countdown." in text
+    assert "Each image appears only briefly, then a pattern covers it." in text
+    assert "How long the images stay on the screen changes as you go." in text
+    assert "After each answer you are told whether it was right." in text
+
+
+def test_the_researchers_instructions_replace_the_built_in_ones(client, make_pool):
+    survey = services.survey_create(name="own", pools=[make_pool("a"), make_pool("b")], trials_per_participant=2,
+                                    instructions_en="Look closely at the hair.")
+    text = _instructions(client, survey)
+    assert "Look closely at the hair." in text and "built-in-instructions" not in text
+
+
+def test_instructions_of_a_finished_participant_lead_to_the_end(client, survey):
+    participant = start(client, survey)
+    for position in range(4):
+        services.response_record(participant=participant, position=position, choice="left")
+    assert client.get(url("instructions", survey))["Location"] == url("done", survey)
+
+
 def _participant_pages(client, survey):
     pages = [client.get(url("welcome", survey))]
     start(client, survey)
