@@ -14,14 +14,20 @@ NO_LOG = "no timing log"
 EPSILON_MS = 1e-6
 
 
+# A half frame is recognised to within this many frames. 125 ms at 60 Hz is exactly 7.5 frames,
+# but F is measured, and its last digits (16.6664 or 16.6670 ms) would otherwise decide between
+# 7 and 8 frames from one participant to the next. The slack is 0.17 ms at 60 Hz.
+HALF_FRAME_SLACK = 0.01
+
+
 def frames_for(exposure_ms: float, frame_ms: float) -> int:
     """Frames an exposure of ``exposure_ms`` lasts on a screen refreshing every ``frame_ms``: round half up, 1 at least.
 
-    runner.js computes Math.max(1, Math.floor(T / F + 0.5)); IEEE doubles make this the same number.
+    runner.js computes Math.max(1, Math.floor(T / F + 0.5 + 0.01)); IEEE doubles make this the same number.
     """
     if frame_ms <= 0:
         raise ValueError("frame_ms must be positive")
-    return max(1, math.floor(exposure_ms / frame_ms + 0.5))
+    return max(1, math.floor(exposure_ms / frame_ms + 0.5 + HALF_FRAME_SLACK))
 
 
 def exposure_tolerance_ms(frame_ms: float) -> float:

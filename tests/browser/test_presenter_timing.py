@@ -11,6 +11,7 @@ import pytest
 from surveys import services
 from surveys.models import Participant, Response
 from surveys.protocol import Protocol
+from surveys.timing import frames_for
 from tests.browser.conftest import consent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,7 +58,7 @@ def test_every_exposure_lasts_its_planned_frames(desktop, live_server, timed_sur
     logs = [response.client_timing for response in responses]
     assert sorted(log["planned_ms"] for log in logs) == list(EXPOSURES_MS)
     for response, log in zip(responses, logs):
-        frames = max(1, int(log["planned_ms"] / log["frame_ms"] + 0.5))
+        frames = frames_for(log["planned_ms"], log["frame_ms"])
         assert log["frames_planned"] == frames
         assert log["frames_achieved"] == frames, log
         assert log["dropped_frames"] == 0 and log["max_interval_ms"] < 1.5 * log["frame_ms"], log

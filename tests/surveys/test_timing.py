@@ -17,10 +17,13 @@ def timed_log(planned_ms=100, frame_ms=FRAME, **changes):
     (100, 16.0, 6),  # 6.25 -> 6
     (40, 16.0, 3),  # 2.5 rounds half up -> 3
     (24, 16.0, 2),  # 1.5 -> 2
-    (23.9, 16.0, 1),
+    (23.8, 16.0, 1),  # 1.4875: more than 0.01 frame below the half
+    (23.9, 16.0, 2),  # 1.494: within 0.01 frame of the half, so it counts as one
     (1, 16.0, 1),  # never fewer than one frame
-    (125, 16.7, 7),  # 7.49 -> 7
-    (125, 1000 / 60, 7),  # 7.4999999 in doubles: 7, as Math.floor(T / F + 0.5) gives in runner.js
+    (125, 16.7, 7),  # 7.485 -> 7
+    (125, 1000 / 60, 8),  # 7.5, though 7.4999999 in doubles: a half, so 8
+    (125, 16.667, 8),  # 7.49985: F measured a hair long still gives 8, so F's last digits do not decide
+    (125, 16.6664, 8),
     (50, 20.0, 3),  # 2.5 -> 3
     (1000, 1000 / 144, 144),
 ])

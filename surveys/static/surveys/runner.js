@@ -90,8 +90,10 @@
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
-  /* Exposure in frames: n = max(1, round-half-up(T / F)). */
-  function framesFor(ms) { return Math.max(1, Math.floor(ms / frameMs + 0.5)); }
+  /* Exposure in frames: n = max(1, round-half-up(T / F)), a half recognised to within 0.01 frame so
+   * that the last digits of the measured F do not decide (surveys/timing.py, HALF_FRAME_SLACK). */
+  var HALF_FRAME_SLACK = 0.01;
+  function framesFor(ms) { return Math.max(1, Math.floor(ms / frameMs + 0.5 + HALF_FRAME_SLACK)); }
 
   function round(value, digits) {
     var scale = Math.pow(10, digits === undefined ? 3 : digits);
