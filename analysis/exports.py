@@ -55,7 +55,9 @@ def display_rows(table: pd.DataFrame) -> list[dict]:
             "wins_b": int(row.wins_b),
             "selection_rate_a": format_percent(row.selection_rate_a),
             "p_value": format_p_value(row.p_value),
+            "p_holm": format_p_value(row.p_holm),
             "interval": format_interval(row.ci_low, row.ci_high),
+            "wilson": format_interval(row.wilson_low, row.wilson_high),
         }
         for row in table.itertuples(index=False)
     ]
@@ -73,6 +75,8 @@ def real_fake_display_rows(table: pd.DataFrame) -> list[dict]:
             "judged_real_rate": format_percent(row.judged_real_rate),
             "interval": format_interval(row.ci_low, row.ci_high),
             "accuracy": format_percent(row.accuracy),
+            "error_rate": format_percent(row.error_rate),
+            "p_above_chance": format_p_value(row.p_above_chance),
         }
         for row in table.itertuples(index=False)
     ]
@@ -95,10 +99,13 @@ def method_sentence(summary: dict) -> str:
     """How the table was computed and what it counts, in one paragraph."""
     if summary["kind"] == "real_fake":
         method = (f"Share of each arm's images judged real (for generated arms, the fool rate), with a "
-                  f"{summary['interval']}; accuracy is the share of correct verdicts. ")
+                  f"{summary['interval']}; accuracy is the share of correct verdicts and the error rate the rest "
+                  f"(on real and on generated images separately, row by row); p is an {summary['test']} "
+                  f"on accuracy: one-sided. ")
     else:
-        method = (f"Selection rate of arm A against arm B (A judged the more realistic), with an {summary['test']} "
-                  f"and a {summary['interval']} for the rate. ")
+        method = (f"Selection rate of arm A against arm B (A judged the more realistic), with an {summary['test']}, "
+                  f"p-values adjusted by {summary['adjustment']}, and a {summary['interval']} and a "
+                  f"{summary['second_interval']} for the rate. ")
         if summary["chooses_fake"]:
             method += "Participants were asked which image is fake; the image they did not pick counts as judged more realistic. "
     return (
@@ -128,13 +135,14 @@ def results_xlsx(results: SurveyResults) -> bytes:
 def results_markdown(results: SurveyResults) -> str:
     summary = results.summary
     if results.kind == "real_fake":
-        headers = ["Arm", "Images", "Exposure", "n", "Judged real", "Judged-real rate", interval_header(summary), "Accuracy"]
+        headers = ["Arm", "Images", "Exposure", "n", "Judged real", "Judged-real rate", interval_header(summary), "Accuracy",
+                   "Error rate", "p (one-sided)"]
         rows = [list(row.values()) for row in real_fake_display_rows(results.table)]
         numeric_from, what = 3, "real or generated"
     else:
         timed = "exposure_ms" in results.table.columns
         headers = ["Arm A", "Arm B", *(["Exposure"] if timed else []), "n", "A preferred", "B preferred",
-                   "A selection rate", "p", interval_header(summary)]
+                   "A selection rate", "p", "p (Holm)", interval_header(summary), f"Wilson {interval_header(summary)}"]
         rows = [list(row.values()) for row in display_rows(results.table)]
         numeric_from, what = (3 if timed else 2), "pairwise results"
     title = f"## {summary['survey_name']}: {what} ({summary['generated_at']:%Y-%m-%d})"
@@ -159,10 +167,10 @@ def _markdown_cell(value) -> str:
 
 
 def _table_with_methods(results: SurveyResults) -> pd.DataFrame:
-    methods = {"interval": results.summary["interval"]}
-    if results.summary["test"]:
-        methods = {"test": results.summary["test"], **methods}
-    return results.table.assign(**methods)
+    summary = results.summary
+    names = {"test": summary["test"], "interval": summary["interval"], "wilson_interval": summary["second_interval"],
+             "adjustment": summary["adjustment"]}
+    return results.table.assign(**{column: name for column, name in names.items() if name})
 
 
 def _about_frame(summary: dict) -> pd.DataFrame:
@@ -174,8 +182,10 @@ def _about_frame(summary: dict) -> pd.DataFrame:
         ("participants completed", summary["participants_completed"]),
         ("responses counted", summary["responses_counted"]),
         ("responses counted are", summary["responses_scope"]),
-        ("test", summary["test"] or "none (rates with intervals)"),
+        ("test", summary["test"]),
         ("interval", summary["interval"]),
+        *((("second interval", summary["second_interval"]), ("adjustment", summary["adjustment"]))
+          if summary["second_interval"] else ()),
         *((f"left out: {exclusion.rule}", f"{exclusion.responses} responses, {exclusion.participants} participants")
           for exclusion in summary["exclusions"]),
         ("trials with invalid timing", "counted" if summary.get("include_invalid") else "left out"),

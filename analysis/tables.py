@@ -21,6 +21,9 @@ PAIRWISE_COLUMNS = [
     "p_value",
     "ci_low",
     "ci_high",
+    "wilson_low",
+    "wilson_high",
+    "p_holm",
 ]
 
 SCOPE_ALL = "all recorded answers"
@@ -38,6 +41,8 @@ REAL_FAKE_COLUMNS = [
     "ci_high",
     "correct",
     "accuracy",
+    "error_rate",
+    "p_above_chance",
 ]
 
 
@@ -97,9 +102,13 @@ def pairwise_table(frame: pd.DataFrame, arms: Sequence[Arm]) -> pd.DataFrame:
     for arm_a, arm_b in combinations(ordered, 2):
         n, wins_a = counts.get((arm_a.id, arm_b.id), (0, 0))
         rows.append(_pairwise_row(arm_a.label, arm_b.label, stats.pairwise_result(wins_a, n)))
-    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS).astype(
-        {"n": "int64", "wins_a": "int64", "wins_b": "int64"}
-    )
+    table = pd.DataFrame(rows, columns=PAIRWISE_COLUMNS).astype({"n": "int64", "wins_a": "int64", "wins_b": "int64"})
+    return _with_holm(table)
+
+
+def _with_holm(table: pd.DataFrame) -> pd.DataFrame:
+    """Holm-adjusted p-values across every row of the table: the survey's whole family of pair tests."""
+    return table.assign(p_holm=stats.holm(table["p_value"].tolist()))
 
 
 def _pair_counts(frame: pd.DataFrame, arm_ids_in_order: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
@@ -138,7 +147,7 @@ def pairwise_table_by_exposure(frame: pd.DataFrame, arms: Sequence[Arm]) -> pd.D
         blocks.append(pairwise_table(frame[frame["exposure_ms"].isna()], arms).assign(exposure_ms=math.nan))
     for exposure in exposures:
         blocks.append(pairwise_table(frame[frame["exposure_ms"] == exposure], arms).assign(exposure_ms=exposure))
-    table = pd.concat(blocks, ignore_index=True)
+    table = _with_holm(pd.concat(blocks, ignore_index=True))
     return table[["arm_a", "arm_b", "exposure_ms", *PAIRWISE_COLUMNS[2:]]]
 
 
@@ -177,10 +186,13 @@ def _real_fake_row(arm: JudgedArm, exposure: float, answers: pd.DataFrame) -> di
         "ci_high": ci_high,
         "correct": correct,
         "accuracy": correct / n if n else math.nan,
+        "error_rate": (n - correct) / n if n else math.nan,
+        "p_above_chance": stats.binomial_one_sided_p(correct, n),
     }
 
 
 def _pairwise_row(label_a: str, label_b: str, result: stats.PairwiseResult) -> dict:
+    wilson_low, wilson_high = stats.wilson(result.wins_a, result.n)
     return {
         "arm_a": label_a,
         "arm_b": label_b,
@@ -191,6 +203,9 @@ def _pairwise_row(label_a: str, label_b: str, result: stats.PairwiseResult) -> d
         "p_value": result.p_value,
         "ci_low": result.ci_low,
         "ci_high": result.ci_high,
+        "wilson_low": wilson_low,
+        "wilson_high": wilson_high,
+        "p_holm": math.nan,  # set across the whole table by _with_holm
     }
 
 
@@ -212,7 +227,9 @@ def survey_summary(
         "responses_counted": len(frame),
         "completed_only": completed_only,
         "responses_scope": SCOPE_COMPLETED if completed_only else SCOPE_ALL,
-        "test": stats.TEST_NAME if survey.kind == "pairwise" else "",
+        "test": stats.TEST_NAME if survey.kind == "pairwise" else stats.ONE_SIDED_TEST_NAME,
+        "second_interval": stats.WILSON_NAME if survey.kind == "pairwise" else "",
+        "adjustment": stats.HOLM_NAME if survey.kind == "pairwise" else "",
         "interval": stats.interval_name(stats.DEFAULT_CONFIDENCE),
         "confidence": stats.DEFAULT_CONFIDENCE,
     }

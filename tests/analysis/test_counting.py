@@ -101,6 +101,9 @@ def test_real_fake_table_per_arm_and_exposure_matches_the_verdicts(real_fake_sur
     exact = binomtest(3, 4).proportion_ci(method="exact")
     assert refined_250.ci_low == pytest.approx(exact.low) and refined_250.ci_high == pytest.approx(exact.high)
     assert rows[("refined", 1000.0)].accuracy == 1.0
+    # Error rates on real and on generated images, separately; p is one-sided, on accuracy above chance.
+    assert photos_250.error_rate == pytest.approx(1 / 3) and refined_250.error_rate == 0.75
+    assert photos_250.p_above_chance == pytest.approx(binomtest(2, 3, alternative="greater").pvalue)
 
 
 def test_real_fake_results_page_shows_the_table(real_fake_survey, researcher_client):
@@ -108,6 +111,7 @@ def test_real_fake_results_page_shows_the_table(real_fake_survey, researcher_cli
     assert "Judged real, per arm" in page and "250 ms" in page and "75.0 %" in page
     markdown = researcher_client.get(f"/r/surveys/{real_fake_survey.pk}/export.md").content.decode()
     assert "| refined | generated | 250 ms | 4 | 3 | 75.0 % |" in markdown
+    assert "one-sided" in markdown
 
 
 def test_pairwise_table_by_exposure_keeps_every_pair_at_every_exposure():

@@ -41,12 +41,12 @@ def test_rates_and_intervals_read_as_percentages_with_one_decimal():
 def test_csv_parses_back_to_the_same_numbers(results):
     parsed = pd.read_csv(io.StringIO(exports.results_csv(results)))
     table = results.table
-    assert list(parsed.columns) == tables.PAIRWISE_COLUMNS + ["test", "interval"]
+    assert list(parsed.columns) == tables.PAIRWISE_COLUMNS + ["test", "interval", "wilson_interval", "adjustment"]
     assert parsed.arm_a.tolist() == table.arm_a.tolist()
     assert parsed.arm_b.tolist() == table.arm_b.tolist()
     for column in ["n", "wins_a", "wins_b"]:
         assert parsed[column].tolist() == table[column].tolist()
-    for column in ["selection_rate_a", "p_value", "ci_low", "ci_high"]:
+    for column in ["selection_rate_a", "p_value", "ci_low", "ci_high", "wilson_low", "wilson_high", "p_holm"]:
         # Exact: CSV carries full precision, and an unanswered pair stays empty (NaN).
         pd.testing.assert_series_equal(parsed[column], table[column], check_dtype=False, rtol=0, atol=0)
 
@@ -55,6 +55,7 @@ def test_csv_names_its_methods_on_every_row(results):
     parsed = pd.read_csv(io.StringIO(exports.results_csv(results)))
     assert set(parsed.test) == {stats.TEST_NAME}
     assert set(parsed.interval) == {stats.INTERVAL_NAME}
+    assert set(parsed.wilson_interval) == {stats.WILSON_NAME} and set(parsed.adjustment) == {stats.HOLM_NAME}
 
 
 # Excel.
@@ -65,7 +66,7 @@ def test_xlsx_has_a_results_sheet_and_an_about_sheet(results):
     assert workbook.sheetnames == ["results", "about"]
     sheet = workbook["results"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == tables.PAIRWISE_COLUMNS + ["test", "interval"]
+    assert list(rows[0]) == tables.PAIRWISE_COLUMNS + ["test", "interval", "wilson_interval", "adjustment"]
     assert rows[1][:5] == ("A", "B", 10, 7, 3)
     assert rows[1][6] == pytest.approx(results.table.p_value.iloc[0], abs=1e-15)
 
@@ -95,15 +96,18 @@ def test_xlsx_reads_back_with_pandas(results):
 def test_markdown_has_a_row_per_pair_and_the_method_sentence(results):
     text = exports.results_markdown(results)
     lines = text.splitlines()
-    assert "| Arm A | Arm B | n | A preferred | B preferred | A selection rate | p | 95 % CI |" in lines
+    assert ("| Arm A | Arm B | n | A preferred | B preferred | A selection rate | p | p (Holm) | 95 % CI "
+            "| Wilson 95 % CI |") in lines
     ab = results.table.iloc[0]
     assert (
-        f"| A | B | 10 | 7 | 3 | 70.0 % | {exports.format_p_value(ab.p_value)} "
-        f"| {exports.format_interval(ab.ci_low, ab.ci_high)} |"
+        f"| A | B | 10 | 7 | 3 | 70.0 % | {exports.format_p_value(ab.p_value)} | {exports.format_p_value(ab.p_holm)} "
+        f"| {exports.format_interval(ab.ci_low, ab.ci_high)} | {exports.format_interval(ab.wilson_low, ab.wilson_high)} |"
     ) in lines
-    assert "| A | C | 3 | 0 | 3 | 0.0 % | 0.250 | 0.0–70.8 % |" in lines
-    assert "| B | C | 0 | 0 | 0 | — | — | — |" in lines
-    assert stats.TEST_NAME in text and stats.INTERVAL_NAME in text
+    # Holm over the two answered pairs: 0.344 and 0.250 become 0.500 and 0.500.
+    assert "| A | C | 3 | 0 | 3 | 0.0 % | 0.250 | 0.500 | 0.0–70.8 % | 0.0–56.1 % |" in lines
+    assert "| B | C | 0 | 0 | 0 | — | — | — | — | — |" in lines
+    for name in (stats.TEST_NAME, stats.INTERVAL_NAME, stats.WILSON_NAME, stats.HOLM_NAME):
+        assert name in text
     assert "13 responses (all recorded answers) from 3 participants started, 1 completed" in text
 
 
