@@ -82,6 +82,35 @@ def real_fake_display_rows(table: pd.DataFrame) -> list[dict]:
     ]
 
 
+def arms_display_rows(arms: pd.DataFrame | None) -> list[dict]:
+    """The arms table as display strings: provenance, then the pooled rate of being judged more realistic."""
+    if arms is None:
+        return []
+    return [
+        {
+            "arm": row.arm,
+            "images": row.images,
+            "model": row.model or EM_DASH,
+            "iterations": EM_DASH if _missing(row.iterations) else f"{int(row.iterations):,}",
+            "training_hours": EM_DASH if _missing(row.training_hours) else f"{row.training_hours:.2f}",
+            "n": int(row.n),
+            "preferred_rate": format_percent(row.preferred_rate),
+            "interval": format_interval(row.ci_low, row.ci_high),
+        }
+        for row in arms.itertuples(index=False)
+    ]
+
+
+def position_bias_sentence(summary: dict) -> str | None:
+    """Left/right bias of the clicks, with its exact test; None for surveys without sides."""
+    bias = summary.get("position_bias")
+    if bias is None or not bias.n:
+        return None
+    return (f"Position bias: the left image was chosen in {bias.left} of {bias.n} answers "
+            f"({format_percent(bias.rate)}, {format_interval(bias.ci_low, bias.ci_high)}, "
+            f"p = {format_p_value(bias.p_value)}, exact two-sided test against 50 %).")
+
+
 def exclusion_sentences(summary: dict) -> list[str]:
     """One sentence per rule that decided which answers count, with what it removed."""
     return [
@@ -128,6 +157,8 @@ def results_xlsx(results: SurveyResults) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         _table_with_methods(results).to_excel(writer, sheet_name="results", index=False)
+        if results.arms is not None:
+            results.arms.to_excel(writer, sheet_name="arms", index=False)
         _about_frame(results.summary).to_excel(writer, sheet_name="about", index=False)
     return buffer.getvalue()
 
@@ -146,8 +177,16 @@ def results_markdown(results: SurveyResults) -> str:
         rows = [list(row.values()) for row in display_rows(results.table)]
         numeric_from, what = (3 if timed else 2), "pairwise results"
     title = f"## {summary['survey_name']}: {what} ({summary['generated_at']:%Y-%m-%d})"
-    notes = "\n".join([method_sentence(summary), *(f"- {line}" for line in exclusion_sentences(summary))])
-    return "\n\n".join([title, markdown_table(headers, rows, numeric_from=numeric_from), notes]) + "\n"
+    bias = position_bias_sentence(summary)
+    notes = "\n".join([method_sentence(summary), *(f"- {line}" for line in exclusion_sentences(summary)),
+                       *([f"- {bias}"] if bias else [])])
+    parts = [title, markdown_table(headers, rows, numeric_from=numeric_from), notes]
+    if results.arms is not None:
+        arm_headers = ["Arm", "Images", "Model", "Iterations", "Training hours", "n", "Judged more realistic",
+                       interval_header(summary)]
+        arm_rows = [list(row.values()) for row in arms_display_rows(results.arms)]
+        parts += ["### Arms", markdown_table(arm_headers, arm_rows, numeric_from=3)]
+    return "\n\n".join(parts) + "\n"
 
 
 def interval_header(summary: dict) -> str:

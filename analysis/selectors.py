@@ -86,6 +86,10 @@ def survey_arms(*, survey: Survey) -> list[SurveyArm]:
     arms = list(survey.arms.filter(role=SurveyArm.Role.COMPARED).select_related("pool").order_by("position", "id"))
     for arm in arms:
         arm.is_real = arm.pool.kind == ImagePool.Kind.REAL
+        # Provenance for the arms table: which model made the pool, and how long it had trained.
+        arm.model_family = arm.pool.model_family
+        arm.iteration = arm.pool.iteration
+        arm.training_hours = arm.pool.training_hours
     return arms
 
 

@@ -56,6 +56,17 @@ class JudgedArm(Arm, Protocol):
     is_real: bool
 
 
+class ProvenancedArm(JudgedArm, Protocol):
+    model_family: str
+    iteration: int | None
+    training_hours: float | None
+
+
+ARM_COLUMNS = [
+    "arm", "images", "model", "iterations", "training_hours", "n", "preferred", "preferred_rate", "ci_low", "ci_high",
+]
+
+
 # Which answers a table counts. Each rule removes answers; the summary says how many.
 RULE_NOT_MEASURED = "training, qualification, practice and attention-check trials (not measurements)"
 RULE_EXCLUDED = "participants excluded (attention checks failed, or screened out)"
@@ -151,6 +162,44 @@ def pairwise_table_by_exposure(frame: pd.DataFrame, arms: Sequence[Arm]) -> pd.D
     return table[["arm_a", "arm_b", "exposure_ms", *PAIRWISE_COLUMNS[2:]]]
 
 
+def arms_table(frame: pd.DataFrame, arms: Sequence[ProvenancedArm]) -> pd.DataFrame:
+    """One row per arm: its provenance, and how often it was judged the more realistic over all its pairs.
+
+    It reads like the DCGAN-family study's table (method, selection rate, iterations, training
+    hours); each arm's rate pools its comparisons, so the pairwise table stays the test.
+    """
+    rows = []
+    for arm in sorted(arms, key=lambda arm: (arm.position, arm.id)):
+        shown = frame[(frame["left_arm_id"] == arm.id) | (frame["right_arm_id"] == arm.id)]
+        shown = shown[shown["left_arm_id"] != shown["right_arm_id"]]
+        preferred = int((shown["preferred_arm_id"] == arm.id).sum())
+        ci_low, ci_high = stats.clopper_pearson(preferred, len(shown))
+        rows.append({
+            "arm": arm.label, "images": "real" if arm.is_real else "generated", "model": arm.model_family or "",
+            "iterations": arm.iteration, "training_hours": arm.training_hours, "n": len(shown), "preferred": preferred,
+            "preferred_rate": preferred / len(shown) if len(shown) else math.nan, "ci_low": ci_low, "ci_high": ci_high,
+        })
+    return pd.DataFrame(rows, columns=ARM_COLUMNS).astype({"n": "int64", "preferred": "int64"})
+
+
+@dataclass(frozen=True)
+class PositionBias:
+    """How often the left image was chosen (the side clicked), against 0.5."""
+
+    n: int
+    left: int
+    rate: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+
+
+def position_bias(frame: pd.DataFrame) -> PositionBias:
+    sides = frame[frame["choice"].isin(["left", "right"])]
+    result = stats.pairwise_result(int((sides["choice"] == "left").sum()), len(sides))
+    return PositionBias(result.n, result.wins_a, result.rate_a, result.p_value, result.ci_low, result.ci_high)
+
+
 def real_fake_table(frame: pd.DataFrame, arms: Sequence[JudgedArm], by_exposure: bool) -> pd.DataFrame:
     """One row per arm (and per exposure when ``by_exposure``): how often its images were judged real.
 
@@ -239,6 +288,7 @@ def survey_summary(
 class SurveyResults:
     table: pd.DataFrame
     summary: dict
+    arms: pd.DataFrame | None = None  # pairwise surveys: each arm's provenance and pooled rate
 
     @property
     def kind(self) -> str:
@@ -259,4 +309,7 @@ def survey_results(*, survey, completed_only: bool = False, include_invalid: boo
         table = pairwise_table(counted, arms)
     summary = survey_summary(survey=survey, frame=counted, completed_only=completed_only, exclusions=exclusions)
     summary["include_invalid"] = include_invalid
-    return SurveyResults(table=table, summary=summary)
+    if survey.kind == "real_fake":
+        return SurveyResults(table=table, summary=summary)
+    summary["position_bias"] = position_bias(counted)
+    return SurveyResults(table=table, summary=summary, arms=arms_table(counted, arms))

@@ -33,6 +33,8 @@ def survey_results(request, pk: int):
         "rows": [] if real_fake else exports.display_rows(results.table),
         "real_fake_rows": exports.real_fake_display_rows(results.table) if real_fake else [],
         "exclusion_sentences": exports.exclusion_sentences(results.summary),
+        "arm_rows": exports.arms_display_rows(results.arms),
+        "position_bias": exports.position_bias_sentence(results.summary),
         "include_invalid": results.summary["include_invalid"],
         "query": request.GET.urlencode(),
         "method_sentence": exports.method_sentence(results.summary),

@@ -126,3 +126,34 @@ def test_pairwise_table_by_exposure_keeps_every_pair_at_every_exposure():
     at_125 = table[(table.exposure_ms == 125.0) & (table.arm_a == "A") & (table.arm_b == "B")].iloc[0]
     assert (at_125.n, at_125.wins_a) == (2, 2)
     assert math.isnan(table[(table.exposure_ms == 8000.0) & (table.arm_b == "B")].iloc[0].p_value)
+
+
+def test_arms_table_reads_like_the_dcgan_study_with_provenance_and_pooled_rates(db):
+    survey, arms = make_survey("provenance", [("real", 0), ("dcgan", 1), ("multi-stage", 2)])
+    ImagePool.objects.filter(pk=arms["real"].pool_id).update(kind=ImagePool.Kind.REAL)
+    ImagePool.objects.filter(pk=arms["dcgan"].pool_id).update(
+        kind=ImagePool.Kind.GENERATED, model_family="dcgan", iteration=3000, training_seconds=2 * 3600)
+    person = Participant.objects.create(survey=survey)
+    for left, right, choice in [("real", "dcgan", "left"), ("dcgan", "real", "left"), ("dcgan", "multi-stage", "right"),
+                                ("multi-stage", "real", "right")]:
+        answer(person, arms[left], arms[right], choice)
+    results = tables.survey_results(survey=survey)
+    rows = {row.arm: row for row in results.arms.itertuples()}
+    dcgan = rows["dcgan"]
+    assert (dcgan.images, dcgan.model, dcgan.iterations, dcgan.training_hours) == ("generated", "dcgan", 3000, 2.0)
+    assert (dcgan.n, dcgan.preferred) == (3, 1)  # shown three times, judged more realistic once
+    assert (rows["real"].n, rows["real"].preferred, rows["multi-stage"].preferred) == (3, 2, 1)
+    markdown = exports.results_markdown(results)
+    assert "| dcgan | generated | dcgan | 3,000 | 2.00 | 3 | 33.3 % |" in markdown
+
+
+def test_position_bias_counts_left_clicks_against_half(db):
+    survey, arms = make_survey("sides", [("A", 0), ("B", 1)])
+    person = Participant.objects.create(survey=survey)
+    for choice in ["left"] * 9 + ["right"]:
+        answer(person, arms["A"], arms["B"], choice)
+    bias = tables.survey_results(survey=survey).summary["position_bias"]
+    assert (bias.n, bias.left) == (10, 9)
+    assert bias.p_value == pytest.approx(binomtest(9, 10).pvalue)
+    sentence = exports.position_bias_sentence(tables.survey_results(survey=survey).summary)
+    assert "left image was chosen in 9 of 10 answers" in sentence

@@ -63,7 +63,7 @@ def test_csv_names_its_methods_on_every_row(results):
 
 def test_xlsx_has_a_results_sheet_and_an_about_sheet(results):
     workbook = openpyxl.load_workbook(io.BytesIO(exports.results_xlsx(results)))
-    assert workbook.sheetnames == ["results", "about"]
+    assert workbook.sheetnames == ["results", "arms", "about"]
     sheet = workbook["results"]
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == tables.PAIRWISE_COLUMNS + ["test", "interval", "wilson_interval", "adjustment"]
