@@ -342,3 +342,416 @@ def bradley_terry_bootstrap(
         reference=reference,
         method=bradley_terry_name(confidence, rounds, prior),
     )
+
+
+# Psychometric curve (CRN timed study): proportion correct (or selected) against exposure time.
+
+PSYCHOMETRIC_FLOOR = 0.5
+PSYCHOMETRIC_ROUNDS = 1000
+PSYCHOMETRIC_NAME = (
+    "two-parameter logistic in log10(exposure) with fixed lower asymptote (floor) and upper asymptote 1, "
+    "binomial maximum likelihood (L-BFGS-B on log10 threshold and log slope)"
+)
+# Bounds on the optimiser keep separated (step-like) or flat data from running off to infinity; a fit
+# that ends on a bound is reported as not converged rather than silently trusted.
+_LOG_SLOPE_BOUNDS = (math.log(0.05), math.log(100.0))
+_THRESHOLD_DECADES = 2.0  # how far beyond the tested exposures the threshold may wander
+_P_CLIP = 1e-12
+
+
+def psychometric_name(floor: float = PSYCHOMETRIC_FLOOR) -> str:
+    """The human-readable name of the psychometric fit at lower asymptote ``floor``."""
+    return PSYCHOMETRIC_NAME.replace("(floor)", f"{floor:g}")
+
+
+def psychometric_bootstrap_name(
+    floor: float = PSYCHOMETRIC_FLOOR, confidence: float = DEFAULT_CONFIDENCE, rounds: int = PSYCHOMETRIC_ROUNDS
+) -> str:
+    """The name of the threshold interval: the fit plus its participant bootstrap."""
+    return (
+        f"{psychometric_name(floor)}; threshold interval: participant-bootstrap {confidence * 100:g} % "
+        f"percentile interval, {rounds} rounds (rounds whose refit fails are dropped)"
+    )
+
+
+@dataclass(frozen=True)
+class PsychometricFit:
+    """p(t) = floor + (1 - floor) * sigmoid(slope * (log10 t - log10 threshold_ms))."""
+
+    threshold_ms: float  # exposure where p is halfway between floor and 1
+    slope: float  # per decade of exposure; > 0
+    floor: float
+    converged: bool
+    method: str = PSYCHOMETRIC_NAME
+    failed_rounds: int = 0  # bootstrap rounds whose refit failed (0 for a plain fit)
+
+
+def _check_floor(floor: float) -> None:
+    if not 0 <= floor < 1:
+        raise ValueError(f"floor must lie in [0, 1), got {floor}")
+
+
+def _psychometric_p(params: np.ndarray, log_t: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """p(t) and the sigmoid's derivative g(1 - g) at params = (log10 threshold, log slope)."""
+    slope = math.exp(params[1])
+    g = 1.0 / (1.0 + np.exp(-slope * (log_t - params[0])))
+    return floor + (1 - floor) * g, g * (1 - g)
+
+
+def _psychometric_nll(
+    params: np.ndarray, log_t: np.ndarray, k: np.ndarray, n: np.ndarray, floor: float
+) -> tuple[float, np.ndarray]:
+    """Binomial negative log-likelihood and its gradient in (log10 threshold, log slope)."""
+    p, dg = _psychometric_p(params, log_t, floor)
+    p = np.clip(p, _P_CLIP, 1 - _P_CLIP)
+    nll = -float(np.sum(k * np.log(p) + (n - k) * np.log1p(-p)))
+    slope = math.exp(params[1])
+    dnll_dz = -(k / p - (n - k) / (1 - p)) * (1 - floor) * dg
+    grad = np.array([float(np.sum(dnll_dz)) * -slope, float(np.sum(dnll_dz * (log_t - params[0]))) * slope])
+    return nll, grad
+
+
+def _fit_counts(
+    log_t: np.ndarray, k: np.ndarray, n: np.ndarray, floor: float, start: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """Maximum-likelihood (log10 threshold, log slope) from binomial counts; (params, converged)."""
+    from scipy.optimize import minimize
+
+    bounds = [
+        (float(log_t.min()) - _THRESHOLD_DECADES, float(log_t.max()) + _THRESHOLD_DECADES),
+        _LOG_SLOPE_BOUNDS,
+    ]
+    result = minimize(
+        _psychometric_nll, start, args=(log_t, k, n, floor), jac=True, method="L-BFGS-B", bounds=bounds
+    )
+    params = result.x
+    on_bound = any(min(abs(value - lo), abs(value - hi)) < 1e-6 for value, (lo, hi) in zip(params, bounds))
+    return params, bool(result.success) and bool(np.all(np.isfinite(params))) and not on_bound
+
+
+def _degenerate_reason(log_t: np.ndarray, k: np.ndarray, n: np.ndarray, floor: float) -> str | None:
+    """Why the counts have no finite maximum-likelihood fit, or None when they may have one."""
+    used = n > 0
+    if np.unique(log_t[used]).size < 2:
+        return "need trials at two or more distinct exposures to fit a threshold and a slope"
+    if np.all(k[used] == n[used]):
+        return "every trial succeeded: the threshold lies below the shortest exposure and cannot be estimated"
+    if np.all(k[used] <= floor * n[used]):
+        return f"no exposure rises above the floor {floor:g}: the threshold lies beyond the longest exposure"
+    return None
+
+
+def _separated(log_t: np.ndarray, k: np.ndarray, n: np.ndarray, floor: float) -> bool:
+    """True when some cut splits the exposures into "at or below the floor" and "all correct".
+
+    Such data are fitted ever better by a steeper step, so the slope has no finite maximum; the
+    optimiser may stop early on the flat likelihood, so this is checked on the data, not the result.
+    """
+    levels, index = np.unique(log_t[n > 0], return_inverse=True)
+    k_level = np.bincount(index, weights=k[n > 0], minlength=levels.size)
+    n_level = np.bincount(index, weights=n[n > 0], minlength=levels.size)
+    return _separated_levels(k_level, n_level, floor)
+
+
+def _separated_levels(k_level: np.ndarray, n_level: np.ndarray, floor: float) -> bool:
+    """_separated on counts already pooled per exposure and sorted by it (levels with no trials fit anything)."""
+    at_floor = np.logical_and.accumulate(k_level <= floor * n_level)  # every level up to i at the floor
+    all_right = np.logical_and.accumulate((k_level == n_level)[::-1])[::-1]  # every level from i correct
+    return bool(np.any(at_floor[:-1] & all_right[1:]))
+
+
+def _start(log_t: np.ndarray, n: np.ndarray) -> np.ndarray:
+    # Middle of the tested range (trial-weighted) and a moderate slope: inside the bounds, never degenerate.
+    return np.array([float(np.average(log_t, weights=n)), 0.0])
+
+
+def _aggregate(exposures_ms, successes, trials) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    exposures = np.asarray(exposures_ms, dtype=float).ravel()
+    k = np.asarray(successes, dtype=float).ravel()
+    n = np.asarray(trials, dtype=float).ravel()
+    if not exposures.size == k.size == n.size or exposures.size == 0:
+        raise ValueError("exposures_ms, successes and trials must be non-empty and of equal length")
+    if not np.all(np.isfinite(exposures)) or np.any(exposures <= 0):
+        raise ValueError("exposures_ms must be finite and positive (the fit works in log time)")
+    if np.any(n < 0) or np.any(k < 0) or np.any(k > n):
+        raise ValueError("need 0 <= successes <= trials at every exposure")
+    return np.log10(exposures), k, n
+
+
+def psychometric_fit(exposures_ms, successes, trials, *, floor: float = PSYCHOMETRIC_FLOOR) -> PsychometricFit:
+    """Maximum-likelihood psychometric curve from binomial counts per exposure (repeated exposures are fine).
+
+    Degenerate data raise ValueError: all successes (threshold below the tested range), no exposure above
+    the floor (threshold beyond it), or a single exposure. Step-like data whose likelihood keeps rising
+    with the slope (a step: at the floor below some exposure, all correct above) come back with
+    ``converged=False``, the slope capped at 100 per decade and the threshold somewhere inside the step.
+    """
+    _check_floor(floor)
+    log_t, k, n = _aggregate(exposures_ms, successes, trials)
+    reason = _degenerate_reason(log_t, k, n, floor)
+    if reason:
+        raise ValueError(reason)
+    params, converged = _fit_counts(log_t, k, n, floor, _start(log_t, n))
+    converged = converged and not _separated(log_t, k, n, floor)
+    return PsychometricFit(
+        threshold_ms=float(10 ** params[0]),
+        slope=float(math.exp(params[1])),
+        floor=floor,
+        converged=converged,
+        method=psychometric_name(floor),
+    )
+
+
+def psychometric_curve(fit: PsychometricFit, exposures_ms) -> np.ndarray:
+    """The fitted proportion at each exposure (ms)."""
+    log_t = np.log10(np.asarray(exposures_ms, dtype=float))
+    params = np.array([math.log10(fit.threshold_ms), math.log(fit.slope)])
+    return _psychometric_p(params, log_t, fit.floor)[0]
+
+
+def psychometric_threshold_bootstrap(
+    trials: np.ndarray,
+    *,
+    rounds: int = PSYCHOMETRIC_ROUNDS,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+    floor: float = PSYCHOMETRIC_FLOOR,
+) -> tuple[PsychometricFit, float, float]:
+    """Full-data fit and a participant-bootstrap percentile interval (low_ms, high_ms) for its threshold.
+
+    ``trials`` rows are (participant, exposure_ms, success 0/1). Whole participants are resampled so one
+    person's correlated answers stay together; each round refits from the full-data estimate (warm start)
+    on counts aggregated per distinct exposure, which keeps a round to one small 2-parameter fit. Rounds
+    that are degenerate or fail to converge count as NaN and are left out of the percentiles; how many is
+    in the returned fit's ``failed_rounds`` (the interval is NaN if every round failed).
+    """
+    trials = np.asarray(trials, dtype=float)
+    if trials.ndim != 2 or trials.shape[1] != 3 or trials.shape[0] == 0:
+        raise ValueError(f"trials must have shape (N, 3) with N >= 1, got {trials.shape}")
+    if not np.all(np.isin(trials[:, 2], (0.0, 1.0))):
+        raise ValueError("the success column must hold 0 or 1")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    _check_floor(floor)
+
+    _, person = np.unique(trials[:, 0], return_inverse=True)
+    exposures, level = np.unique(trials[:, 1], return_inverse=True)
+    per_person_k = np.zeros((person.max() + 1, exposures.size))
+    per_person_n = np.zeros_like(per_person_k)
+    np.add.at(per_person_k, (person, level), trials[:, 2])
+    np.add.at(per_person_n, (person, level), 1.0)
+    fit = psychometric_fit(exposures, per_person_k.sum(axis=0), per_person_n.sum(axis=0), floor=floor)
+
+    log_t = np.log10(exposures)
+    start = np.array([math.log10(fit.threshold_ms), math.log(fit.slope)])
+    n_people = per_person_k.shape[0]
+    draws = np.random.default_rng(seed).multinomial(n_people, np.full(n_people, 1.0 / n_people), size=rounds)
+    boot_k, boot_n = draws @ per_person_k, draws @ per_person_n
+    thresholds = np.full(rounds, math.nan)
+    for r in range(rounds):
+        # log_t is already one sorted entry per exposure, so the separation check needs no pooling.
+        if _degenerate_reason(log_t, boot_k[r], boot_n[r], floor) or _separated_levels(boot_k[r], boot_n[r], floor):
+            continue
+        params, converged = _fit_counts(log_t, boot_k[r], boot_n[r], floor, start)
+        if converged:
+            thresholds[r] = 10 ** params[0]
+
+    failed = int(np.isnan(thresholds).sum())
+    alpha = 1 - confidence
+    if failed == rounds:
+        low = high = math.nan
+    else:
+        low, high = (float(q) for q in np.nanpercentile(thresholds, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+    fit = PsychometricFit(
+        threshold_ms=fit.threshold_ms,
+        slope=fit.slope,
+        floor=floor,
+        converged=fit.converged,
+        method=psychometric_bootstrap_name(floor, confidence, rounds),
+        failed_rounds=failed,
+    )
+    return fit, low, high
+
+
+# HYPE scores (Zhou et al. 2019): HYPE_time from adaptive-staircase exposures, HYPE∞ as an error rate.
+
+HYPE_ROUNDS = 1000
+HYPE_TIME_NAME = (
+    "HYPE_time: modal staircase exposure per participant and block (ties: mean of the tied exposures), "
+    "averaged over blocks, then over participants; participant-bootstrap 95 % percentile interval, 1000 rounds"
+)
+HYPE_INFINITY_NAME = "HYPE∞: share of wrong answers (error rate)"
+
+
+def hype_time_name(confidence: float = DEFAULT_CONFIDENCE, rounds: int = HYPE_ROUNDS) -> str:
+    """The human-readable name of the HYPE_time score (HYPE_TIME_NAME at the defaults)."""
+    return HYPE_TIME_NAME.replace("95 %", f"{confidence * 100:g} %").replace("1000 rounds", f"{rounds} rounds")
+
+
+@dataclass(frozen=True)
+class HypeTimeResult:
+    score_ms: float
+    low_ms: float
+    high_ms: float
+    participants: int
+    method: str = HYPE_TIME_NAME
+
+
+def _modal_exposure(exposures: np.ndarray) -> float:
+    # Ties go to the mean of the tied exposures: breaking toward the larger (or smaller) one would push
+    # every tied block the same way and bias the score; the mean treats both directions alike.
+    values, counts = np.unique(exposures, return_counts=True)
+    return float(values[counts == counts.max()].mean())
+
+
+def _participant_bootstrap_mean(
+    per_person: np.ndarray, rounds: int, seed: int, confidence: float
+) -> tuple[float, float]:
+    """Percentile interval of the mean over participants, resampling participants with replacement."""
+    n_people = per_person.size
+    draws = np.random.default_rng(seed).multinomial(n_people, np.full(n_people, 1.0 / n_people), size=rounds)
+    means = draws @ per_person / n_people
+    alpha = 1 - confidence
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def _check_bootstrap_args(rounds: int, confidence: float) -> None:
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+
+
+def hype_time_score(
+    trials: np.ndarray, *, rounds: int = HYPE_ROUNDS, seed: int = 0, confidence: float = DEFAULT_CONFIDENCE
+) -> HypeTimeResult:
+    """HYPE_time in ms from staircase trials, rows (participant, block, exposure_ms).
+
+    Each participant's score is the mean over their blocks of the block's modal exposure (the exposure
+    shown most often); the survey's score is the mean over participants, so every participant weighs
+    the same however many blocks they ran.
+    """
+    trials = np.asarray(trials, dtype=float)
+    if trials.ndim != 2 or trials.shape[1] != 3 or trials.shape[0] == 0:
+        raise ValueError(f"trials must have shape (N, 3) with N >= 1, got {trials.shape}")
+    if not np.all(np.isfinite(trials[:, 2])) or np.any(trials[:, 2] <= 0):
+        raise ValueError("exposures must be finite and positive")
+    _check_bootstrap_args(rounds, confidence)
+
+    people, person = np.unique(trials[:, 0], return_inverse=True)
+    per_person = np.empty(people.size)
+    for i in range(people.size):
+        mine = trials[person == i]
+        blocks = np.unique(mine[:, 1])
+        per_person[i] = np.mean([_modal_exposure(mine[mine[:, 1] == b, 2]) for b in blocks])
+    low, high = _participant_bootstrap_mean(per_person, rounds, seed, confidence)
+    return HypeTimeResult(
+        score_ms=float(per_person.mean()),
+        low_ms=low,
+        high_ms=high,
+        participants=int(people.size),
+        method=hype_time_name(confidence, rounds),
+    )
+
+
+def hype_infinity_score(correct: np.ndarray) -> float:
+    """HYPE∞: the share of wrong answers (1 - accuracy); ``correct`` holds 0/1 (or booleans). NaN if empty."""
+    correct = np.asarray(correct, dtype=float).ravel()
+    if not np.all(np.isin(correct, (0.0, 1.0))):
+        raise ValueError("correct must hold 0 or 1")
+    return math.nan if correct.size == 0 else float(1 - correct.mean())
+
+
+@dataclass(frozen=True)
+class HypeInfinityResult:
+    score: float  # error rate over all answers
+    low: float
+    high: float
+    participants: int
+    method: str = HYPE_INFINITY_NAME
+
+
+def hype_infinity_bootstrap(
+    trials: np.ndarray, *, rounds: int = HYPE_ROUNDS, seed: int = 0, confidence: float = DEFAULT_CONFIDENCE
+) -> HypeInfinityResult:
+    """HYPE∞ with a participant-bootstrap interval; ``trials`` rows are (participant, correct 0/1).
+
+    The score pools all answers (as HYPE∞ reports it); each round pools the resampled participants'
+    answers, so people who answered more weigh more, as in the point estimate.
+    """
+    trials = np.asarray(trials, dtype=float)
+    if trials.ndim != 2 or trials.shape[1] != 2 or trials.shape[0] == 0:
+        raise ValueError(f"trials must have shape (N, 2) with N >= 1, got {trials.shape}")
+    _check_bootstrap_args(rounds, confidence)
+    score = hype_infinity_score(trials[:, 1])
+    _, person = np.unique(trials[:, 0], return_inverse=True)
+    n_people = person.max() + 1
+    wrong = np.bincount(person, weights=1 - trials[:, 1], minlength=n_people)
+    answered = np.bincount(person, minlength=n_people).astype(float)
+    draws = np.random.default_rng(seed).multinomial(n_people, np.full(n_people, 1.0 / n_people), size=rounds)
+    rates = (draws @ wrong) / (draws @ answered)
+    alpha = 1 - confidence
+    low, high = np.quantile(rates, [alpha / 2, 1 - alpha / 2])
+    return HypeInfinityResult(
+        score=score,
+        low=float(low),
+        high=float(high),
+        participants=int(n_people),
+        method=f"{HYPE_INFINITY_NAME}; participant-bootstrap {confidence * 100:g} % percentile interval, "
+        f"{rounds} rounds",
+    )
+
+
+# --- Planning: how many answers a comparison needs ------------------------------------------------
+
+SAMPLE_SIZE_NAME = "exact two-sided binomial test against 0.5; power computed exactly from the binomial distribution"
+
+
+@dataclass(frozen=True)
+class SampleSize:
+    """Answers needed for one comparison to detect ``rate`` against 0.5, and what the interval will look like."""
+
+    answers: int
+    power: float  # the exact power at that many answers
+    rate: float
+    alpha: float
+    target_power: float
+    expected_wilson_width: float  # width of the 95 % Wilson interval when the observed rate equals ``rate``
+
+
+def binomial_test_power(n: int, rate: float, alpha: float = 0.05) -> float:
+    """Exact power of the two-sided binomial test against 0.5 with ``n`` answers when the true rate is ``rate``.
+
+    Against 0.5 the null is symmetric, so the exact two-sided p-value of k is 2 P(X >= max(k, n - k)),
+    capped at 1: the same as scipy's binomtest there.
+    """
+    k = np.arange(n + 1)
+    far = np.maximum(k, n - k)
+    p_values = np.minimum(1.0, 2 * scipy_stats.binom.sf(far - 1, n, 0.5))
+    return float(scipy_stats.binom.pmf(k, n, rate)[p_values <= alpha].sum())
+
+
+def sample_size(rate: float, *, power: float = 0.8, alpha: float = 0.05, max_answers: int = 100_000) -> SampleSize:
+    """The fewest answers at which the exact test reaches ``power`` against a true selection rate ``rate``.
+
+    Exact power saw-tooths with n (the test's discreteness), so the search scans exactly from a
+    little below the normal approximation's answer rather than trusting a bisection.
+    """
+    if not 0 < rate < 1 or rate == 0.5:
+        raise ValueError("rate is a selection rate between 0 and 1, other than 0.5 (no difference to detect).")
+    if not 0 < power < 1 or not 0 < alpha < 1:
+        raise ValueError("power and alpha are between 0 and 1.")
+    z_alpha = float(scipy_stats.norm.ppf(1 - alpha / 2))
+    z_power = float(scipy_stats.norm.ppf(power))
+    effect = abs(rate - 0.5)
+    approx = ((z_alpha * 0.5 + z_power * math.sqrt(rate * (1 - rate))) / effect) ** 2
+    start = max(1, int(approx * 0.7))
+    for n in range(start, max_answers + 1):
+        achieved = binomial_test_power(n, rate, alpha)
+        if achieved >= power:
+            low, high = wilson(round(rate * n), n)
+            return SampleSize(n, achieved, rate, alpha, power, high - low)
+    raise ValueError(f"More than {max_answers} answers would be needed to detect {rate:.0%} with this power.")

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from analysis import planning
 from generation.models import ImagePool, PoolImport
 
 from . import crowd, services
@@ -77,7 +78,21 @@ def survey_detail(request, pk: int):
         "prolific_link": crowd.prolific_study_url(link),
         "minutes": crowd.estimated_minutes(survey),
         "prolific_form": ProlificCodesForm(instance=survey),
+        **_planning(request, survey),
     })
+
+
+def _planning(request, survey: Survey) -> dict:
+    """The sample-size calculator's inputs (percent, from the query) and its answer."""
+    try:
+        rate = int(request.GET.get("plan_rate", round(planning.DEFAULT_RATE * 100)))
+        power = int(request.GET.get("plan_power", round(planning.DEFAULT_POWER * 100)))
+        plan = planning.participants_needed(survey=survey, rate=rate / 100, power=power / 100)
+    except ValueError as error:
+        return {"plan_rate": request.GET.get("plan_rate", ""), "plan_power": request.GET.get("plan_power", ""),
+                "plan": None, "plan_error": f"No plan: {error}"}
+    return {"plan_rate": rate, "plan_power": power, "plan": plan,
+            "plan_half_width": f"{plan.need.expected_wilson_width * 50:.1f}"}
 
 
 def _exclusion_counts(survey: Survey) -> dict[str, int]:
