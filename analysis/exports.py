@@ -6,6 +6,7 @@ from typing import Callable
 
 import pandas as pd
 
+from analysis import raw_export
 from analysis.tables import SurveyResults
 
 EM_DASH = "—"
@@ -243,8 +244,12 @@ EXPORT_FORMATS = {
     "csv": ExportFormat("csv", "text/csv; charset=utf-8", results_csv),
     "xlsx": ExportFormat("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", results_xlsx),
     "md": ExportFormat("md", "text/markdown; charset=utf-8", results_markdown),
+    # Built from the survey itself, not from SurveyResults: render(survey, completed_only=..., include_invalid=...).
+    "raw": raw_export.RAW,
+    "manifest": raw_export.MANIFEST,
 }
 
 
 def export_filename(summary: dict, fmt: str) -> str:
-    return f"{summary['survey_slug']}-results.{EXPORT_FORMATS[fmt].extension}"
+    stem = getattr(EXPORT_FORMATS[fmt], "stem", "results")
+    return f"{summary['survey_slug']}-{stem}.{EXPORT_FORMATS[fmt].extension}"

@@ -5,7 +5,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
 from django.views.decorators.http import require_safe
 
-from analysis import charts, exports, tables
+from analysis import charts, exports, raw_export, tables
 from surveys.models import Survey
 
 
@@ -40,7 +40,10 @@ def survey_results(request, pk: int):
         "method_sentence": exports.method_sentence(results.summary),
         "interval_header": exports.interval_header(results.summary),
         "completed_only": completed_only,
-        "export_formats": [("csv", "CSV"), ("xlsx", "Excel"), ("md", "Markdown")],
+        "export_formats": [
+            ("csv", "CSV"), ("xlsx", "Excel"), ("md", "Markdown"),
+            ("raw", "Raw responses (CSV)"), ("manifest", "Manifest (JSON)"),
+        ],
     }
     return render(request, "analysis/survey_results.html", context)
 
@@ -51,9 +54,17 @@ def survey_export(request, pk: int, fmt: str):
     if export_format is None:
         raise Http404(f"No export format {fmt!r}.")
     survey = get_object_or_404(Survey, pk=pk)
-    results = _results(request, survey)
-    response = HttpResponse(export_format.render(results), content_type=export_format.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(results.summary, fmt)}"'
+    if raw_export.takes_survey(export_format):
+        content = export_format.render(
+            survey, completed_only=_flag(request, "completed_only"), include_invalid=_flag(request, "include_invalid")
+        )
+        filename = exports.export_filename({"survey_slug": survey.slug}, fmt)
+    else:
+        results = _results(request, survey)
+        content = export_format.render(results)
+        filename = exports.export_filename(results.summary, fmt)
+    response = HttpResponse(content, content_type=export_format.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
