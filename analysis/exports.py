@@ -102,6 +102,17 @@ def arms_display_rows(arms: pd.DataFrame | None) -> list[dict]:
     ]
 
 
+def ranking_display_rows(ranking: pd.DataFrame | None) -> list[dict]:
+    """Bradley–Terry scores as display strings, best first."""
+    if ranking is None:
+        return []
+    return [
+        {"rank": int(row.rank), "arm": row.arm, "images": row.images, "score": f"{row.score:+.2f}",
+         "interval": f"{row.score_low:+.2f} to {row.score_high:+.2f}", "n": int(row.n)}
+        for row in ranking.itertuples(index=False)
+    ]
+
+
 def position_bias_sentence(summary: dict) -> str | None:
     """Left/right bias of the clicks, with its exact test; None for surveys without sides."""
     bias = summary.get("position_bias")
@@ -182,6 +193,10 @@ def results_markdown(results: SurveyResults) -> str:
     notes = "\n".join([method_sentence(summary), *(f"- {line}" for line in exclusion_sentences(summary)),
                        *([f"- {bias}"] if bias else [])])
     parts = [title, markdown_table(headers, rows, numeric_from=numeric_from), notes]
+    if results.ranking is not None and not results.ranking.empty:
+        ranking_rows = [list(row.values()) for row in ranking_display_rows(results.ranking)]
+        parts += ["### Ranking", markdown_table(["Rank", "Arm", "Images", "Score", interval_header(summary), "n"],
+                                                ranking_rows, numeric_from=3), summary["ranking_method"] + "."]
     if results.arms is not None:
         arm_headers = ["Arm", "Images", "Model", "Iterations", "Training hours", "n", "Judged more realistic",
                        interval_header(summary)]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 from django.utils import timezone
 
@@ -182,6 +183,40 @@ def arms_table(frame: pd.DataFrame, arms: Sequence[ProvenancedArm]) -> pd.DataFr
     return pd.DataFrame(rows, columns=ARM_COLUMNS).astype({"n": "int64", "preferred": "int64"})
 
 
+RANKING_COLUMNS = ["rank", "arm", "images", "score", "score_low", "score_high", "n"]
+
+
+def ranking_table(frame: pd.DataFrame, arms: Sequence[JudgedArm], *, rounds: int = stats.BRADLEY_TERRY_ROUNDS,
+                  seed: int = 0) -> tuple[pd.DataFrame, str]:
+    """Bradley–Terry scores of every compared arm, best first, with participant-bootstrap intervals.
+
+    With a real arm, scores are relative to it (0 = as realistic as the real images, negative = less):
+    the ranking reads as "how close to real". Returns the table and the method's name; an empty
+    table when fewer than two arms were compared or the comparisons do not connect the arms.
+    """
+    ordered = sorted(arms, key=lambda arm: (arm.position, arm.id))
+    index = {arm.id: i for i, arm in enumerate(ordered)}
+    pairs = frame[frame["left_arm_id"].isin(index) & frame["right_arm_id"].isin(index)
+                  & (frame["left_arm_id"] != frame["right_arm_id"])]
+    if len(ordered) < 2 or pairs.empty:
+        return pd.DataFrame(columns=RANKING_COLUMNS), ""
+    winners = pairs["preferred_arm_id"].map(index).to_numpy()
+    losers = np.where(pairs["preferred_arm_id"] == pairs["left_arm_id"], pairs["right_arm_id"], pairs["left_arm_id"])
+    trials = np.column_stack([pairs["participant_id"].to_numpy(), winners, pd.Series(losers).map(index).to_numpy()])
+    reference = next((i for i, arm in enumerate(ordered) if arm.is_real), None)
+    try:
+        result = stats.bradley_terry_bootstrap(trials.astype(np.int64), len(ordered), rounds=rounds, seed=seed,
+                                               reference=reference)
+    except ValueError:  # arms the answers do not connect cannot be placed on one scale
+        return pd.DataFrame(columns=RANKING_COLUMNS), ""
+    shown = np.bincount(np.concatenate([winners, trials[:, 2]]).astype(np.int64), minlength=len(ordered))
+    rows = [{"rank": int(result.rank[i]) + 1, "arm": arm.label, "images": "real" if arm.is_real else "generated",
+             "score": float(result.scores[i]), "score_low": float(result.low[i]), "score_high": float(result.high[i]),
+             "n": int(shown[i])} for i, arm in enumerate(ordered)]
+    method = result.method + ("; scores relative to the real arm" if reference is not None else "; scores centred")
+    return pd.DataFrame(rows, columns=RANKING_COLUMNS).sort_values("rank", ignore_index=True), method
+
+
 @dataclass(frozen=True)
 class PositionBias:
     """How often the left image was chosen (the side clicked), against 0.5."""
@@ -289,6 +324,7 @@ class SurveyResults:
     table: pd.DataFrame
     summary: dict
     arms: pd.DataFrame | None = None  # pairwise surveys: each arm's provenance and pooled rate
+    ranking: pd.DataFrame | None = None  # pairwise surveys: Bradley–Terry scores, best first
 
     @property
     def kind(self) -> str:
@@ -312,4 +348,5 @@ def survey_results(*, survey, completed_only: bool = False, include_invalid: boo
     if survey.kind == "real_fake":
         return SurveyResults(table=table, summary=summary)
     summary["position_bias"] = position_bias(counted)
-    return SurveyResults(table=table, summary=summary, arms=arms_table(counted, arms))
+    ranking, summary["ranking_method"] = ranking_table(counted, arms)
+    return SurveyResults(table=table, summary=summary, arms=arms_table(counted, arms), ranking=ranking)

@@ -34,6 +34,8 @@ def survey_results(request, pk: int):
         "real_fake_rows": exports.real_fake_display_rows(results.table) if real_fake else [],
         "exclusion_sentences": exports.exclusion_sentences(results.summary),
         "arm_rows": exports.arms_display_rows(results.arms),
+        "ranking_rows": exports.ranking_display_rows(results.ranking),
+        "ranking_method": results.summary.get("ranking_method", ""),
         "position_bias": exports.position_bias_sentence(results.summary),
         "include_invalid": results.summary["include_invalid"],
         "query": request.GET.urlencode(),

@@ -157,3 +157,27 @@ def test_position_bias_counts_left_clicks_against_half(db):
     assert bias.p_value == pytest.approx(binomtest(9, 10).pvalue)
     sentence = exports.position_bias_sentence(tables.survey_results(survey=survey).summary)
     assert "left image was chosen in 9 of 10 answers" in sentence
+
+
+def test_ranking_puts_arms_in_their_simulated_order_relative_to_the_real_one(db):
+    import numpy as np
+
+    survey, arms = make_survey("ranking", [("real", 0), ("good", 1), ("poor", 2)])
+    ImagePool.objects.filter(pk=arms["real"].pool_id).update(kind=ImagePool.Kind.REAL)
+    strength = {"real": 1.0, "good": 0.3, "poor": -1.0}
+    rng = np.random.default_rng(3)
+    labels = list(strength)
+    for p in range(12):
+        person = Participant.objects.create(survey=survey)
+        for _ in range(15):
+            left, right = rng.choice(labels, 2, replace=False)
+            p_left = 1 / (1 + np.exp(strength[right] - strength[left]))
+            answer(person, arms[left], arms[right], "left" if rng.random() < p_left else "right")
+    results = tables.survey_results(survey=survey)
+    ranking = results.ranking
+    assert ranking["arm"].tolist() == ["real", "good", "poor"]
+    real = ranking[ranking.arm == "real"].iloc[0]
+    assert (real.score, real.score_low, real.score_high) == (0.0, 0.0, 0.0)  # the reference arm
+    assert (ranking[ranking.arm != "real"].score < 0).all()
+    assert "relative to the real arm" in results.summary["ranking_method"]
+    assert "### Ranking" in exports.results_markdown(results)
