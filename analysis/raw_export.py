@@ -17,11 +17,12 @@ from importlib import metadata
 from typing import Callable
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from analysis import tables
-from surveys.models import Participant, Response, Survey, SurveyArm
+from surveys.models import Response, Survey, SurveyArm
+from surveys.selectors import survey_participant_counts
 
 # Database fields behind the raw export's fixed columns, in column order (before the timing ones).
 _RAW_FIELDS = {
@@ -205,12 +206,8 @@ def _arms(survey: Survey) -> list[dict]:
 
 
 def _participants(survey: Survey) -> dict:
-    return Participant.objects.filter(survey=survey).aggregate(
-        started=Count("id"),
-        completed=Count("id", filter=Q(completed_at__isnull=False)),
-        excluded=Count("id", filter=~Q(exclusion_reason="")),
-        screened_out=Count("id", filter=Q(screened_out_at__isnull=False)),
-    )
+    counts = survey_participant_counts(survey=survey)
+    return {key: counts[key] for key in ("started", "completed", "excluded", "screened_out")}
 
 
 def manifest(survey: Survey, *, completed_only: bool = False, include_invalid: bool = False) -> dict:

@@ -68,7 +68,7 @@ def survey_detail(request, pk: int):
     return render(request, "surveys/researcher/survey_detail.html", {
         "survey": survey,
         "arms": survey.arms.select_related("pool").annotate(image_count=Count("pool__images")),
-        "counts": {**survey_participant_counts(survey=survey), **_exclusion_counts(survey)},
+        "counts": survey_participant_counts(survey=survey),
         "platform_counts": _platform_counts(survey),
         "participants": _participant_rows(survey),
         "size_warning": survey_size_warning(survey=survey),
@@ -93,13 +93,6 @@ def _planning(request, survey: Survey) -> dict:
                 "plan": None, "plan_error": f"No plan: {error}"}
     return {"plan_rate": rate, "plan_power": power, "plan": plan,
             "plan_half_width": f"{plan.need.expected_wilson_width * 50:.1f}"}
-
-
-def _exclusion_counts(survey: Survey) -> dict[str, int]:
-    return survey.participants.aggregate(
-        excluded=Count("id", filter=~Q(exclusion_reason="") & Q(screened_out_at__isnull=True)),
-        screened_out=Count("id", filter=Q(screened_out_at__isnull=False)),
-    )
 
 
 def _platform_counts(survey: Survey) -> list[dict]:

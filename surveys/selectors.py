@@ -73,9 +73,13 @@ def survey_list_with_counts():
 
 
 def survey_participant_counts(*, survey: Survey) -> dict[str, int]:
-    """Participants started and completed, and answers recorded: the one place these are counted."""
+    """Participants started, completed, excluded (attention checks) and screened out (qualification), and
+    answers recorded: the one place these are counted."""
     counts = survey.participants.aggregate(
-        started=Count("id"), completed=Count("id", filter=Q(completed_at__isnull=False))
+        started=Count("id"),
+        completed=Count("id", filter=Q(completed_at__isnull=False)),
+        excluded=Count("id", filter=~Q(exclusion_reason="") & Q(screened_out_at__isnull=True)),
+        screened_out=Count("id", filter=Q(screened_out_at__isnull=False)),
     )
     counts["responses"] = Trial.objects.filter(participant__survey=survey, response__isnull=False).count()
     return counts
