@@ -1,13 +1,17 @@
-"""Results as files (CSV, Excel, Markdown), and the display formatting the results page shares."""
+"""Results as files (CSV, Excel, Markdown, LaTeX), and the display formatting the results page shares.
+
+``report_sections`` is the one description of the report's tables (title, columns, display rows,
+method note); the Markdown, LaTeX and Excel exports and the page's newer tables all render from it.
+"""
 import io
-import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
 
-from analysis import raw_export
-from analysis.tables import SurveyResults
+from analysis import latex, raw_export, static_charts
+from analysis.tables import MIN_REACTION_MS, SurveyResults
 
 EM_DASH = "—"
 
@@ -33,7 +37,7 @@ def format_interval(low: float, high: float) -> str:
 
 
 def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 def format_exposure(exposure_ms: float) -> str:
@@ -92,8 +96,8 @@ def arms_display_rows(arms: pd.DataFrame | None) -> list[dict]:
             "arm": row.arm,
             "images": row.images,
             "model": row.model or EM_DASH,
-            "iterations": EM_DASH if _missing(row.iterations) else f"{int(row.iterations):,}",
-            "training_hours": EM_DASH if _missing(row.training_hours) else f"{row.training_hours:.2f}",
+            "iterations": format_iterations(row.iterations),
+            "training_hours": format_hours(row.training_hours),
             "n": int(row.n),
             "preferred_rate": format_percent(row.preferred_rate),
             "interval": format_interval(row.ci_low, row.ci_high),
@@ -110,6 +114,96 @@ def ranking_display_rows(ranking: pd.DataFrame | None) -> list[dict]:
         {"rank": int(row.rank), "arm": row.arm, "images": row.images, "score": f"{row.score:+.2f}",
          "interval": f"{row.score_low:+.2f} to {row.score_high:+.2f}", "n": int(row.n)}
         for row in ranking.itertuples(index=False)
+    ]
+
+
+
+def format_iterations(iterations) -> str:
+    return EM_DASH if _missing(iterations) else f"{int(iterations):,}"
+
+
+def format_hours(hours) -> str:
+    return EM_DASH if _missing(hours) else f"{hours:.2f}"
+
+
+def format_ms(value: float) -> str:
+    return EM_DASH if _missing(value) else f"{value:,.0f} ms"
+
+
+def format_ms_interval(low: float, high: float) -> str:
+    if _missing(low) or _missing(high):
+        return EM_DASH
+    return f"{low:,.0f}–{high:,.0f} ms"
+
+
+def format_count(value) -> int | str:
+    return EM_DASH if _missing(value) else int(value)
+
+
+def _text(value) -> str:
+    return EM_DASH if _missing(value) or value == "" else str(value)
+
+
+def format_yes_no(value) -> str:
+    return EM_DASH if _missing(value) else ("yes" if value else "no")
+
+
+def exposure_curve_display_rows(curves: pd.DataFrame | None) -> list[dict]:
+    """Rate per arm and exposure (the points of the exposure curves) as display strings."""
+    if curves is None:
+        return []
+    return [
+        {"arm": row.arm, "images": row.images, "measure": row.measure, "exposure": format_exposure(row.exposure_ms),
+         "n": format_count(row.n), "successes": format_count(row.successes), "rate": format_percent(row.rate),
+         "interval": format_interval(row.ci_low, row.ci_high)}
+        for row in curves.itertuples(index=False)
+    ]
+
+
+def threshold_display_rows(thresholds: pd.DataFrame | None) -> list[dict]:
+    """Each arm's psychometric fit as display strings; ``note`` says why an arm has no threshold."""
+    if thresholds is None:
+        return []
+    return [
+        {"arm": row.arm, "images": row.images, "measure": row.measure, "threshold": format_ms(row.threshold_ms),
+         "interval": format_ms_interval(row.threshold_low, row.threshold_high),
+         "slope": EM_DASH if _missing(row.slope) else f"{row.slope:.2f}", "floor": format_percent(row.floor),
+         "converged": format_yes_no(row.converged), "failed_rounds": format_count(row.failed_rounds),
+         "note": "" if _missing(row.note) else str(row.note)}
+        for row in thresholds.itertuples(index=False)
+    ]
+
+
+def hype_display_rows(hype: pd.DataFrame | None) -> list[dict]:
+    """HYPE scores as display strings: HYPE∞ (an error rate) in %, HYPE_time in ms."""
+    if hype is None:
+        return []
+    return [
+        {"score": row.score, "arm": row.arm, "value": _hype_value(row.value, row.unit),
+         "interval": _hype_interval(row.low, row.high, row.unit), "participants": format_count(row.participants),
+         "n": format_count(row.n)}
+        for row in hype.itertuples(index=False)
+    ]
+
+
+def _hype_value(value: float, unit: str) -> str:
+    return format_ms(value) if unit == "ms" else format_percent(value)
+
+
+def _hype_interval(low: float, high: float, unit: str) -> str:
+    return format_ms_interval(low, high) if unit == "ms" else format_interval(low, high)
+
+
+def matched_display_rows(matched: pd.DataFrame | None) -> list[dict]:
+    """Arms at equal iterations or equal training time (the DCGAN-family study's table) as display strings."""
+    if matched is None:
+        return []
+    return [
+        {"comparison": row.comparison, "group": row.group, "arm": row.arm, "model": _text(row.model),
+         "iterations": format_iterations(row.iterations), "training_hours": format_hours(row.training_hours),
+         "measure": row.measure, "n": format_count(row.n), "rate": format_percent(row.rate),
+         "interval": format_interval(row.ci_low, row.ci_high)}
+        for row in matched.itertuples(index=False)
     ]
 
 
@@ -157,6 +251,197 @@ def method_sentence(summary: dict) -> str:
     )
 
 
+# The report's sections: one description that every export renders.
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the display row's key
+    header: str
+    numeric: bool = False  # right-aligned
+
+
+@dataclass(frozen=True)
+class Section:
+    slug: str  # names the LaTeX label (tab:<survey>-<slug>) and the Excel sheet
+    title: str
+    columns: list[Column]
+    rows: list[dict]  # display rows: every column's key, as shown
+    frame: pd.DataFrame  # the numbers behind the rows, at full precision (the Excel sheet)
+    caption: str = ""  # how the numbers were computed
+    notes: list[str] = field(default_factory=list)  # what else a reader needs: exclusions, fits that failed
+
+    @property
+    def headers(self) -> list[str]:
+        return [column.header for column in self.columns]
+
+    @property
+    def numeric(self) -> list[bool]:
+        return [column.numeric for column in self.columns]
+
+    @property
+    def cells(self) -> list[list]:
+        return [[row[column.key] for column in self.columns] for row in self.rows]
+
+    @property
+    def aligned_rows(self) -> list[list[tuple]]:
+        """(value, numeric) per cell, for templates (which cannot index a row by a column's key)."""
+        return [list(zip(cells, self.numeric)) for cells in self.cells]
+
+
+def _columns(*specs: tuple) -> list[Column]:
+    """Columns from (key, header) for text and (key, header, True) for numbers."""
+    return [Column(*spec) for spec in specs]
+
+
+def report_sections(results: SurveyResults) -> list[Section]:
+    """The report's tables in reading order; tables without data are left out (the main table never is)."""
+    return [
+        _main_section(results),
+        *_ranking_sections(results),
+        *_arms_sections(results),
+        *matched_sections(results),
+        *exposure_sections(results),
+        *hype_sections(results),
+    ]
+
+
+def _main_section(results: SurveyResults) -> Section:
+    summary = results.summary
+    if results.kind == "real_fake":
+        title, columns, rows = "Real or generated", _real_fake_columns(summary), real_fake_display_rows(results.table)
+    else:
+        title, columns, rows = "Pairwise results", _pairwise_columns(results), display_rows(results.table)
+    bias = position_bias_sentence(summary)
+    return Section("results", title, columns, rows, _table_with_methods(results), method_sentence(summary),
+                   [*exclusion_sentences(summary), *([bias] if bias else [])])
+
+
+def _pairwise_columns(results: SurveyResults) -> list[Column]:
+    interval = interval_header(results.summary)
+    exposure = [("exposure", "Exposure", True)] if "exposure_ms" in results.table.columns else []
+    return _columns(("arm_a", "Arm A"), ("arm_b", "Arm B"), *exposure, ("n", "n", True),
+                    ("wins_a", "A preferred", True), ("wins_b", "B preferred", True), ("selection_rate_a", "A selection rate", True),
+                    ("p_value", "p", True), ("p_holm", "p (Holm)", True), ("interval", interval, True),
+                    ("wilson", f"Wilson {interval}", True))
+
+
+def _real_fake_columns(summary: dict) -> list[Column]:
+    return _columns(("arm", "Arm"), ("images", "Images"), ("exposure", "Exposure", True), ("n", "n", True),
+                    ("judged_real", "Judged real", True), ("judged_real_rate", "Judged-real rate", True),
+                    ("interval", interval_header(summary), True), ("accuracy", "Accuracy", True),
+                    ("error_rate", "Error rate", True), ("p_above_chance", "p (one-sided)", True))
+
+
+def _ranking_sections(results: SurveyResults) -> list[Section]:
+    if _empty(results.ranking):
+        return []
+    columns = _columns(("rank", "Rank", True), ("arm", "Arm"), ("images", "Images"), ("score", "Score", True),
+                       ("interval", interval_header(results.summary), True), ("n", "n", True))
+    return [Section("ranking", "Ranking", columns, ranking_display_rows(results.ranking), results.ranking,
+                    results.summary["ranking_method"] + ".")]
+
+
+def _arms_sections(results: SurveyResults) -> list[Section]:
+    if _empty(results.arms):
+        return []
+    columns = _columns(("arm", "Arm"), ("images", "Images"), ("model", "Model"), ("iterations", "Iterations", True),
+                       ("training_hours", "Training hours", True), ("n", "n", True),
+                       ("preferred_rate", "Judged more realistic", True),
+                       ("interval", interval_header(results.summary), True))
+    return [Section("arms", "Arms", columns, arms_display_rows(results.arms), results.arms,
+                    "Each arm's rate pools all its comparisons; the pairwise table holds the tests.")]
+
+
+def matched_sections(results: SurveyResults) -> list[Section]:
+    """One table per comparison (equal iterations, equal training time), in the order the table gives them."""
+    if _empty(results.matched):
+        return []
+    return [_matched_section(results, comparison, block)
+            for comparison, block in results.matched.groupby("comparison", sort=False)]
+
+
+def _matched_section(results: SurveyResults, comparison: str, block: pd.DataFrame) -> Section:
+    columns = _columns(("group", "Group"), ("arm", "Arm"), ("model", "Model"), ("iterations", "Iterations", True),
+                       ("training_hours", "Training hours", True), *_measure_column(block), ("n", "n", True),
+                       ("rate", "Rate", True), ("interval", interval_header(results.summary), True))
+    caption = (f"Generated arms side by side at {comparison}, as the DCGAN-family study reported them, "
+               f"with a {results.summary['interval']}.{_measure_sentence(block)}")
+    return Section(_slug(comparison), comparison[:1].upper() + comparison[1:], columns,
+                   matched_display_rows(block), block, caption)
+
+
+def exposure_sections(results: SurveyResults) -> list[Section]:
+    """The exposure curves' points, then each arm's psychometric threshold."""
+    return [*_curve_sections(results), *_threshold_sections(results)]
+
+
+def _curve_sections(results: SurveyResults) -> list[Section]:
+    curves = results.exposure_curves
+    if _empty(curves):
+        return []
+    columns = _columns(("arm", "Arm"), ("images", "Images"), *_measure_column(curves), ("exposure", "Exposure", True),
+                       ("n", "n", True), ("successes", "Successes", True), ("rate", "Rate", True),
+                       ("interval", interval_header(results.summary), True))
+    caption = f"Rate per arm at each exposure, with a {results.summary['interval']}.{_measure_sentence(curves)}"
+    return [Section("exposure-curves", "Exposure curves", columns, exposure_curve_display_rows(curves), curves,
+                    caption)]
+
+
+def _threshold_sections(results: SurveyResults) -> list[Section]:
+    thresholds = results.thresholds
+    if _empty(thresholds):
+        return []
+    columns = _columns(("arm", "Arm"), ("images", "Images"), *_measure_column(thresholds),
+                       ("threshold", "Threshold", True), ("interval", interval_header(results.summary), True),
+                       ("slope", "Slope", True), ("floor", "Floor", True), ("converged", "Converged"),
+                       ("failed_rounds", "Failed rounds", True))
+    rows = threshold_display_rows(thresholds)
+    caption = f"Psychometric fit per arm: {results.summary.get('curve_method', '')}.{_measure_sentence(thresholds)}"
+    notes = [f"{row['arm']} ({row['measure']}): {row['note']}" for row in rows if row["note"]]
+    return [Section("thresholds", "Thresholds", columns, rows, thresholds, caption, notes)]
+
+
+def hype_sections(results: SurveyResults) -> list[Section]:
+    hype = results.hype
+    if _empty(hype):
+        return []
+    columns = _columns(("score", "Score"), ("arm", "Arm"), ("value", "Value", True),
+                       ("interval", interval_header(results.summary), True),
+                       ("participants", "Participants", True), ("n", "n", True))
+    methods = results.summary.get("hype_methods", {})
+    caption = " ".join(_sentence(methods[score]) for score in hype["score"].unique() if score in methods)
+    return [Section("hype", "HYPE scores", columns, hype_display_rows(hype), hype, caption)]
+
+
+def _measure_column(frame: pd.DataFrame) -> list[Column]:
+    """A Measure column where rows measure different things; one measure is named under the table instead."""
+    return _columns(("measure", "Measure")) if frame["measure"].nunique() > 1 else []
+
+
+def _measure_sentence(frame: pd.DataFrame) -> str:
+    measures = frame["measure"].unique()
+    return f" Measure: {measures[0]}." if len(measures) == 1 else ""
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
+
+
+def _empty(frame: pd.DataFrame | None) -> bool:
+    return frame is None or frame.empty
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def page_sections(results: SurveyResults) -> dict[str, list[Section]]:
+    """The newer tables for the results page (it lays out the main, ranking and arms tables itself)."""
+    return {"matched_sections": matched_sections(results), "curve_sections": _curve_sections(results),
+            "threshold_sections": _threshold_sections(results), "hype_sections": hype_sections(results)}
+
+
 # Files.
 
 
@@ -166,43 +451,51 @@ def results_csv(results: SurveyResults) -> str:
 
 
 def results_xlsx(results: SurveyResults) -> bytes:
+    """A sheet per section at full precision, then the "about" sheet."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        _table_with_methods(results).to_excel(writer, sheet_name="results", index=False)
-        if results.arms is not None:
-            results.arms.to_excel(writer, sheet_name="arms", index=False)
+        for section in report_sections(results):
+            section.frame.to_excel(writer, sheet_name=section.slug[:31], index=False)
         _about_frame(results.summary).to_excel(writer, sheet_name="about", index=False)
     return buffer.getvalue()
 
 
 def results_markdown(results: SurveyResults) -> str:
     summary = results.summary
-    if results.kind == "real_fake":
-        headers = ["Arm", "Images", "Exposure", "n", "Judged real", "Judged-real rate", interval_header(summary), "Accuracy",
-                   "Error rate", "p (one-sided)"]
-        rows = [list(row.values()) for row in real_fake_display_rows(results.table)]
-        numeric_from, what = 3, "real or generated"
-    else:
-        timed = "exposure_ms" in results.table.columns
-        headers = ["Arm A", "Arm B", *(["Exposure"] if timed else []), "n", "A preferred", "B preferred",
-                   "A selection rate", "p", "p (Holm)", interval_header(summary), f"Wilson {interval_header(summary)}"]
-        rows = [list(row.values()) for row in display_rows(results.table)]
-        numeric_from, what = (3 if timed else 2), "pairwise results"
-    title = f"## {summary['survey_name']}: {what} ({summary['generated_at']:%Y-%m-%d})"
-    bias = position_bias_sentence(summary)
-    notes = "\n".join([method_sentence(summary), *(f"- {line}" for line in exclusion_sentences(summary)),
-                       *([f"- {bias}"] if bias else [])])
-    parts = [title, markdown_table(headers, rows, numeric_from=numeric_from), notes]
-    if results.ranking is not None and not results.ranking.empty:
-        ranking_rows = [list(row.values()) for row in ranking_display_rows(results.ranking)]
-        parts += ["### Ranking", markdown_table(["Rank", "Arm", "Images", "Score", interval_header(summary), "n"],
-                                                ranking_rows, numeric_from=3), summary["ranking_method"] + "."]
-    if results.arms is not None:
-        arm_headers = ["Arm", "Images", "Model", "Iterations", "Training hours", "n", "Judged more realistic",
-                       interval_header(summary)]
-        arm_rows = [list(row.values()) for row in arms_display_rows(results.arms)]
-        parts += ["### Arms", markdown_table(arm_headers, arm_rows, numeric_from=3)]
+    main, *others = report_sections(results)
+    parts = [f"## {summary['survey_name']}: {main.title} ({summary['generated_at']:%Y-%m-%d})", *_markdown_body(main)]
+    for section in others:
+        parts += [f"### {section.title}", *_markdown_body(section)]
     return "\n\n".join(parts) + "\n"
+
+
+def _markdown_body(section: Section) -> list[str]:
+    notes = "\n".join([*([section.caption] if section.caption else []), *(f"- {note}" for note in section.notes)])
+    return [markdown_table(section.headers, section.cells, section.numeric), *([notes] if notes else [])]
+
+
+def results_latex(results: SurveyResults) -> str:
+    """Every section as a booktabs ``table`` float, for ``\\input`` into a paper."""
+    summary = results.summary
+    floats = [
+        latex.table(caption=f"{summary['survey_name']}: {section.title}. {section.caption}".strip(),
+                    key=latex.label(summary["survey_slug"], section.slug), headers=section.headers,
+                    numeric=section.numeric, rows=section.cells, notes=section.notes)
+        for section in report_sections(results)
+    ]
+    return "\n".join([_latex_header(summary), *floats])
+
+
+def _latex_header(summary: dict) -> str:
+    software = ", ".join(f"{name} {version}" for name, version in raw_export.software_versions().items() if version)
+    lines = [
+        f"evalsite results: survey {summary['survey_name']} ({summary['survey_slug']}), "
+        f"generated {summary['generated_at']:%Y-%m-%d %H:%M:%S} UTC",
+        r"Needs \usepackage{booktabs} in the preamble; \input{this file} where the tables go.",
+        r"A table wider than the text: wrap its tabular in \resizebox{\linewidth}{!}{...} (graphicx), or use table*.",
+        f"Software: {software}",
+    ]
+    return "".join(f"% {' '.join(line.split())}\n" for line in lines)
 
 
 def interval_header(summary: dict) -> str:
@@ -210,9 +503,9 @@ def interval_header(summary: dict) -> str:
     return f"{summary['confidence'] * 100:g} % CI"
 
 
-def markdown_table(headers: list[str], rows: list[list], numeric_from: int) -> str:
-    """A GitHub pipe table; columns from ``numeric_from`` on are right-aligned."""
-    alignment = ["---" if i < numeric_from else "---:" for i in range(len(headers))]
+def markdown_table(headers: list[str], rows: list[list], numeric: list[bool]) -> str:
+    """A GitHub pipe table; ``numeric`` columns are right-aligned."""
+    alignment = ["---:" if is_numeric else "---" for is_numeric in numeric]
     lines = [headers, alignment, *rows]
     return "\n".join("| " + " | ".join(_markdown_cell(cell) for cell in line) + " |" for line in lines)
 
@@ -244,6 +537,7 @@ def _about_frame(summary: dict) -> pd.DataFrame:
         *((f"left out: {exclusion.rule}", f"{exclusion.responses} responses, {exclusion.participants} participants")
           for exclusion in summary["exclusions"]),
         ("trials with invalid timing", "counted" if summary.get("include_invalid") else "left out"),
+        ("minimum reaction time (ms; 0 = no speed rules)", summary.get("min_reaction_ms", MIN_REACTION_MS)),
     ]
     return pd.DataFrame(facts, columns=["field", "value"])
 
@@ -259,9 +553,11 @@ EXPORT_FORMATS = {
     "csv": ExportFormat("csv", "text/csv; charset=utf-8", results_csv),
     "xlsx": ExportFormat("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", results_xlsx),
     "md": ExportFormat("md", "text/markdown; charset=utf-8", results_markdown),
-    # Built from the survey itself, not from SurveyResults: render(survey, completed_only=..., include_invalid=...).
+    "tex": ExportFormat("tex", "application/x-tex; charset=utf-8", results_latex),
+    # Built from the survey itself, not from SurveyResults: render(survey, **CountingOptions(...).as_kwargs()).
     "raw": raw_export.RAW,
     "manifest": raw_export.MANIFEST,
+    "charts": static_charts.CHARTS,  # every chart as SVG and PNG, zipped (needs Chromium)
 }
 
 

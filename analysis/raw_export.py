@@ -210,11 +210,11 @@ def _participants(survey: Survey) -> dict:
     return {key: counts[key] for key in ("started", "completed", "excluded", "screened_out")}
 
 
-def manifest(survey: Survey, *, completed_only: bool = False, include_invalid: bool = False) -> dict:
+def manifest(survey: Survey, *, completed_only: bool = False, include_invalid: bool = False,
+             min_reaction_ms: float = tables.MIN_REACTION_MS) -> dict:
     """What a results table (with these options) rests on, so it can be recomputed and audited."""
-    summary = tables.survey_results(
-        survey=survey, completed_only=completed_only, include_invalid=include_invalid
-    ).summary
+    options = tables.CountingOptions(completed_only, include_invalid, min_reaction_ms)
+    summary = tables.survey_results(survey=survey, **options.as_kwargs()).summary
     raw = raw_csv(survey).encode("utf-8")
     return {
         "survey": {
@@ -231,7 +231,7 @@ def manifest(survey: Survey, *, completed_only: bool = False, include_invalid: b
         },
         "arms": _arms(survey),
         "participants": _participants(survey),
-        "table_options": {"completed_only": completed_only, "include_invalid": include_invalid},
+        "table_options": options.as_kwargs(),
         "responses_counted": summary["responses_counted"],
         "exclusions": [
             {"rule": exclusion.rule, "responses": exclusion.responses, "participants": exclusion.participants}
@@ -243,6 +243,10 @@ def manifest(survey: Survey, *, completed_only: bool = False, include_invalid: b
             "second_interval": summary["second_interval"],
             "adjustment": summary["adjustment"],
             "confidence": summary["confidence"],
+            # Present when the survey has the table: the ranking, the exposure curves' fit, the HYPE scores.
+            "ranking": summary.get("ranking_method") or None,
+            "psychometric_threshold": summary.get("curve_method") or None,
+            "hype": summary.get("hype_methods") or None,
         },
         "software": software_versions(),
         "generated_at": _iso_utc(timezone.now()),
@@ -252,16 +256,16 @@ def manifest(survey: Survey, *, completed_only: bool = False, include_invalid: b
     }
 
 
-def manifest_json(survey: Survey, *, completed_only: bool = False, include_invalid: bool = False) -> str:
+def manifest_json(survey: Survey, **options) -> str:
     return json.dumps(
-        manifest(survey, completed_only=completed_only, include_invalid=include_invalid),
+        manifest(survey, **options),
         ensure_ascii=False, indent=2, default=str,
     ) + "\n"
 
 
 @dataclass(frozen=True)
 class SurveyExportFormat:
-    """An export built from the survey itself: ``render(survey, completed_only=..., include_invalid=...)``."""
+    """An export built from the survey itself: ``render(survey, **CountingOptions(...).as_kwargs())``."""
 
     extension: str
     content_type: str

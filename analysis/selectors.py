@@ -124,3 +124,9 @@ def _with_derived_columns(frame: pd.DataFrame, chooses_fake: bool = False) -> pd
     frame["reaction_time_ms"] = pd.to_numeric(frame["reaction_time_ms"], errors="coerce").astype(float)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     return frame
+
+
+def survey_completion_times(*, survey: Survey) -> pd.Series:
+    """When each participant who completed the survey did so (UTC), earliest first."""
+    times = survey.participants.filter(completed_at__isnull=False).order_by("completed_at")
+    return pd.to_datetime(pd.Series(list(times.values_list("completed_at", flat=True)), dtype="object"), utc=True)

@@ -19,9 +19,10 @@ def make_pool_rows(name: str, images: int = 2) -> ImagePool:
     return pool
 
 
-def make_survey(name: str, arms: list[tuple[str, int]]) -> tuple[Survey, dict[str, SurveyArm]]:
-    """A survey with arms given as (label, position), created in the order given."""
-    survey = Survey.objects.create(name=name, status=Survey.Status.OPEN)
+def make_survey(name: str, arms: list[tuple[str, int]], created_by=None) -> tuple[Survey, dict[str, SurveyArm]]:
+    """A survey with arms given as (label, position), created in the order given; the researcher pages show it
+    only to ``created_by`` (and superusers)."""
+    survey = Survey.objects.create(name=name, status=Survey.Status.OPEN, created_by=created_by)
     by_label = {
         label: SurveyArm.objects.create(
             survey=survey, pool=make_pool_rows(f"{name}/{label}"), label=label, position=position
@@ -51,13 +52,13 @@ def answer_pairs(participant: Participant, arms: dict[str, SurveyArm], answers: 
 
 
 @pytest.fixture
-def known_survey(db):
+def known_survey(researcher):
     """Three arms created out of position order; known answers from two participants.
 
     A-B: 10 trials, A chosen 7 (A on either side).  A-C: 3 trials, C chosen 3.  B-C: none.
     The completed participant gave 6 of them (A-B: 4 with A chosen 3; A-C: 2, C chosen 2).
     """
-    survey, arms = make_survey("known", [("C", 2), ("A", 0), ("B", 1)])
+    survey, arms = make_survey("known", [("C", 2), ("A", 0), ("B", 1)], created_by=researcher)
     done = Participant.objects.create(survey=survey, completed_at=timezone.now())
     answer_pairs(
         done,

@@ -31,7 +31,9 @@ def test_each_rule_reports_what_it_removed_in_order(db):
 
     assert counted["response_id"].tolist() == [frame["response_id"].iloc[0]]
     assert [(e.rule, e.responses, e.participants) for e in exclusions] == [
-        (tables.RULE_NOT_MEASURED, 1, 1), (tables.RULE_EXCLUDED, 2, 1), (tables.RULE_INVALID, 1, 1),
+        (tables.RULE_NOT_MEASURED, 1, 1), (tables.RULE_EXCLUDED, 2, 1),
+        (tables.rule_fast_participants(250, 0.25), 0, 0), (tables.rule_fast_answers(250), 0, 0),
+        (tables.RULE_INVALID, 1, 1),
     ]
     with_invalid, _ = tables.counted_responses(frame, include_invalid=True)
     assert len(with_invalid) == 2
@@ -73,8 +75,8 @@ def _judge(participant, arm, choice: str, exposure_ms=None) -> Response:
 
 
 @pytest.fixture
-def real_fake_survey(db):
-    survey, arms = make_survey("vtt", [("photos", 0), ("refined", 1)])
+def real_fake_survey(researcher):
+    survey, arms = make_survey("vtt", [("photos", 0), ("refined", 1)], created_by=researcher)
     ImagePool.objects.filter(pk=arms["photos"].pool_id).update(kind=ImagePool.Kind.REAL)
     survey.kind = "real_fake"
     survey.protocol = {"exposures_ms": [250, 1000]}

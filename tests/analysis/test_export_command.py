@@ -61,7 +61,7 @@ def test_output_file_gets_the_export_and_stdout_the_path(known_survey, tmp_path)
 def test_xlsx_to_a_named_file(known_survey, tmp_path):
     target = tmp_path / "results.xlsx"
     run(known_survey[0].slug, "--format", "xlsx", "--output", str(target))
-    assert openpyxl.load_workbook(target).sheetnames == ["results", "arms", "about"]
+    assert openpyxl.load_workbook(target).sheetnames == ["results", "ranking", "arms", "about"]
 
 
 def test_xlsx_without_output_goes_to_slug_file_in_the_current_folder(known_survey, tmp_path, monkeypatch):
@@ -70,7 +70,7 @@ def test_xlsx_without_output_goes_to_slug_file_in_the_current_folder(known_surve
     printed = run(survey.slug, format="xlsx")
     expected = tmp_path / f"{survey.slug}-results.xlsx"
     assert printed.strip() == str(expected.resolve())
-    assert openpyxl.load_workbook(expected).sheetnames == ["results", "arms", "about"]
+    assert openpyxl.load_workbook(expected).sheetnames == ["results", "ranking", "arms", "about"]
 
 
 def test_unknown_survey_is_a_clear_error(db):

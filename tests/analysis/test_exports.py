@@ -4,8 +4,11 @@ import math
 import openpyxl
 import pandas as pd
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 
-from analysis import exports, stats, tables
+from analysis import exports, stats, tables, views
+from tests.analysis import report_frames
 from tests.analysis.conftest import make_survey
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +66,7 @@ def test_csv_names_its_methods_on_every_row(results):
 
 def test_xlsx_has_a_results_sheet_and_an_about_sheet(results):
     workbook = openpyxl.load_workbook(io.BytesIO(exports.results_xlsx(results)))
-    assert workbook.sheetnames == ["results", "arms", "about"]
+    assert workbook.sheetnames == ["results", "ranking", "arms", "about"]
     sheet = workbook["results"]
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == tables.PAIRWISE_COLUMNS + ["test", "interval", "wilson_interval", "adjustment"]
@@ -118,7 +121,7 @@ def test_markdown_escapes_pipes_in_arm_labels(db):
 
 
 def test_markdown_table_aligns_numbers_right():
-    table = exports.markdown_table(["name", "n"], [["x", 1]], numeric_from=1)
+    table = exports.markdown_table(["name", "n"], [["x", 1]], numeric=[False, True])
     assert table.splitlines() == ["| name | n |", "| --- | ---: |", "| x | 1 |"]
 
 
@@ -127,3 +130,127 @@ def test_export_filenames_use_the_slug(results):
     assert exports.export_filename(results.summary, "csv") == f"{slug}-results.csv"
     assert exports.export_filename(results.summary, "xlsx") == f"{slug}-results.xlsx"
     assert exports.export_filename(results.summary, "md") == f"{slug}-results.md"
+
+
+# The newer tables: display formats, Markdown, Excel, LaTeX download, the page.
+
+
+@pytest.fixture
+def full_results(results):
+    return report_frames.with_every_table(results)
+
+
+def test_thresholds_read_in_ms_and_a_missing_fit_as_dashes():
+    first, flat = exports.threshold_display_rows(report_frames.thresholds_frame())
+    assert (first["threshold"], first["interval"], first["slope"], first["floor"]) == ("412 ms", "300–1,561 ms", "2.31",
+                                                                                         "50.0 %")
+    assert (first["converged"], first["failed_rounds"], first["note"]) == ("yes", 0, "")
+    assert (flat["threshold"], flat["interval"], flat["slope"], flat["converged"]) == ("—", "—", "—", "no")
+    assert flat["note"].startswith("every trial succeeded")
+
+
+def test_hype_infinity_reads_as_percent_and_hype_time_in_ms():
+    infinity, time = exports.hype_display_rows(report_frames.hype_frame())
+    assert (infinity["score"], infinity["value"], infinity["interval"]) == ("HYPE∞", "27.3 %", "21.4–33.1 %")
+    assert (time["score"], time["value"], time["interval"]) == ("HYPE_time", "368 ms", "310–1,421 ms")
+    assert (time["participants"], time["n"]) == (10, 300)
+
+
+def test_curve_and_matched_rows_read_as_percentages():
+    curve = exports.exposure_curve_display_rows(report_frames.curves_frame())[0]
+    assert (curve["exposure"], curve["n"], curve["successes"], curve["rate"], curve["interval"]) == (
+        "125 ms", 40, 22, "55.0 %", "38.5–70.7 %")
+    matched = exports.matched_display_rows(report_frames.matched_frame())[2]
+    assert (matched["group"], matched["iterations"], matched["training_hours"], matched["rate"]) == (
+        "≈ 75.60 h", "4,000", "76.00", "23.1 %")
+
+
+def test_missing_tables_have_no_display_rows():
+    for helper in (exports.exposure_curve_display_rows, exports.threshold_display_rows, exports.hype_display_rows,
+                   exports.matched_display_rows):
+        assert helper(None) == []
+
+
+def test_markdown_shows_every_new_table_under_its_heading(full_results):
+    text = exports.results_markdown(full_results)
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings[1:] == ["### Ranking", "### Arms", "### Equal iterations", "### Equal training time",
+                            "### Exposure curves", "### Thresholds", "### HYPE scores"]
+    assert "| 6,000 iterations | multi-stage | progressive | 6,000 | 75.20 | 300 | 50.8 % | 45.0–56.6 % |" in text
+    assert "| ≈ 75.60 h | gan | dcgan | 4,000 | 76.00 | 300 | 23.1 % | 18.4–28.3 % |" in text
+    assert "| gan | generated | 1000 ms | 40 | 34 | 85.0 % | 70.2–94.3 % |" in text
+    assert "| gan | generated | 412 ms | 300–1,561 ms | 2.31 | 50.0 % | yes | 0 |" in text
+    assert "| flat | generated | — | — | — | 50.0 % | no | 0 |" in text
+    assert "- flat (real preferred): every trial succeeded at every exposure: nothing to fit" in text
+    assert "| HYPE∞ | gan | 27.3 % | 21.4–33.1 % | 10 | 400 |" in text
+    assert "| HYPE_time | gan | 368 ms | 310–1,421 ms | 10 | 300 |" in text
+    assert stats.HYPE_INFINITY_NAME in text and "Measure: judged more realistic." in text
+
+
+def test_markdown_aligns_each_sections_numbers_right(full_results):
+    lines = exports.results_markdown(full_results).splitlines()
+    thresholds_rule = lines[lines.index("### Thresholds") + 3]
+    assert thresholds_rule == "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"
+
+
+def test_markdown_leaves_out_tables_without_data(results):
+    text = exports.results_markdown(report_frames.with_no_new_table(results))
+    for title in ("Equal iterations", "Exposure curves", "Thresholds", "HYPE scores"):
+        assert title not in text
+
+
+def test_xlsx_has_a_sheet_per_section_at_full_precision(full_results):
+    workbook = io.BytesIO(exports.results_xlsx(full_results))
+    assert openpyxl.load_workbook(workbook).sheetnames == [
+        "results", "ranking", "arms", "equal-iterations", "equal-training-time", "exposure-curves", "thresholds",
+        "hype", "about"]
+    hype = pd.read_excel(workbook, sheet_name="hype")
+    assert list(hype.columns) == tables.HYPE_COLUMNS
+    assert hype.value.tolist() == [0.273, 368.4]
+    time = pd.read_excel(workbook, sheet_name="equal-training-time")
+    assert time.arm.tolist() == ["gan", "multi-stage"] and set(time.comparison) == {"equal training time"}
+
+
+def test_latex_is_a_registered_format(results):
+    tex = exports.EXPORT_FORMATS["tex"]
+    assert (tex.extension, tex.content_type) == ("tex", "application/x-tex; charset=utf-8")
+    assert exports.export_filename(results.summary, "tex") == f"{results.summary['survey_slug']}-results.tex"
+    assert tex.render(results).startswith("% evalsite results: survey known")
+
+
+def test_latex_download(researcher_client, known_survey):
+    survey = known_survey[0]
+    page = researcher_client.get(reverse("analysis:survey_results", args=[survey.pk])).content.decode()
+    assert reverse("analysis:survey_export", args=[survey.pk, "tex"]) in page
+    response = researcher_client.get(reverse("analysis:survey_export", args=[survey.pk, "tex"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-tex; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="{survey.slug}-results.tex"'
+    assert r"A & B & 10 & 7 & 3 & 70.0 \% &" in response.content.decode()
+
+
+def test_export_command_writes_latex(known_survey):
+    out = io.StringIO()
+    call_command("export_results", known_survey[0].slug, "--format", "tex", stdout=out)
+    assert r"\begin{tabular}{llrrrrrrrr}" in out.getvalue()
+
+
+def test_results_page_shows_the_new_tables(researcher_client, known_survey, monkeypatch):
+    real_results = tables.survey_results
+    monkeypatch.setattr(views.tables, "survey_results",
+                        lambda **options: report_frames.with_every_table(real_results(**options)))
+    html = researcher_client.get(reverse("analysis:survey_results", args=[known_survey[0].pk])).content.decode()
+    for heading in ("<h2>Equal iterations / equal training time</h2>", "<h3>Equal iterations</h3>",
+                    "<h3>Equal training time</h3>", "<h2>Exposure curves</h2>", "<h3>Thresholds</h3>",
+                    "<h2>HYPE scores</h2>"):
+        assert heading in html
+    assert '<th scope="row">HYPE∞</th><td>gan</td><td class="num">27.3 %</td>' in html
+    assert '<td class="num">412 ms</td><td class="num">300–1,561 ms</td>' in html
+    assert "<li>flat (real preferred): every trial succeeded at every exposure: nothing to fit</li>" in html
+    assert '<th scope="col" class="num">Training hours</th>' in html
+
+
+def test_results_page_without_the_new_tables_has_no_empty_sections(researcher_client, known_survey):
+    html = researcher_client.get(reverse("analysis:survey_results", args=[known_survey[0].pk])).content.decode()
+    for heading in ("Equal iterations", "Exposure curves", "HYPE scores"):
+        assert heading not in html

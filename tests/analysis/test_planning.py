@@ -49,8 +49,9 @@ def test_participants_follow_from_the_answers_each_gives_to_a_comparison(make_po
 
 
 @pytest.mark.django_db
-def test_the_survey_page_shows_the_plan_and_refuses_a_rate_of_half(make_pool, researcher_client):
-    survey = services.survey_create(name="plan", pools=[make_pool("a"), make_pool("b")], trials_per_participant=8)
+def test_the_survey_page_shows_the_plan_and_refuses_a_rate_of_half(make_pool, researcher_client, researcher):
+    survey = services.survey_create(name="plan", pools=[make_pool("a"), make_pool("b")], trials_per_participant=8,
+                                    created_by=researcher)
     page = researcher_client.get(f"/r/surveys/{survey.pk}/?plan_rate=70&plan_power=90").content.decode()
     need = stats.sample_size(0.7, power=0.9)
     assert f"needs <strong>{need.answers}</strong> answers" in page

@@ -241,3 +241,35 @@ def test_hype_infinity_bootstrap_contains_pooled_score():
     assert result.low < result.score < result.high
     assert result.participants == 40
     assert result == stats.hype_infinity_bootstrap(np.column_stack([person, correct]), rounds=1000, seed=0)
+
+
+def test_batched_bootstrap_fits_equal_one_optimiser_call_per_round():
+    """The bootstrap fits every round at once (Fisher scoring); each round's threshold must equal what
+    scipy's L-BFGS-B finds for that round alone, wherever the fit is well inside the tested range."""
+    rng = np.random.default_rng(11)
+    exposures = np.array([125.0, 250.0, 500.0, 1000.0, 2000.0])
+    log_t = np.log10(exposures)
+    true = 0.5 + 0.5 / (1 + (300 / exposures) ** 2)
+    n = np.full((150, exposures.size), 20.0)
+    k = rng.binomial(20, true, size=n.shape).astype(float)
+    start = np.array([np.log10(300.0), 0.0])
+    fittable = stats._fittable_rounds(k, n, 0.5)
+    batch, batch_ok = stats._fit_counts_batch(log_t, k[fittable], n[fittable], 0.5, start)
+    compared = 0
+    for row, (counts, trials) in enumerate(zip(k[fittable], n[fittable])):
+        single, single_ok = stats._fit_counts(log_t, counts, trials, 0.5, start)
+        if single_ok and single[1] < np.log(30):  # not a near-step, whose slope the likelihood barely fixes
+            assert batch_ok[row]
+            assert 10 ** batch[row, 0] == pytest.approx(10 ** single[0], rel=1e-4)
+            compared += 1
+    assert compared > 120
+
+
+def test_fittable_rounds_agree_with_the_per_round_checks():
+    rng = np.random.default_rng(3)
+    n = rng.integers(0, 4, size=(500, 4)).astype(float)
+    k = np.floor(n * rng.random(n.shape) * 1.3).clip(max=n)
+    log_t = np.log10([100.0, 200.0, 400.0, 800.0])
+    expected = [not (stats._degenerate_reason(log_t, kr, nr, 0.5) or stats._separated_levels(kr, nr, 0.5))
+                for kr, nr in zip(k, n)]
+    assert stats._fittable_rounds(k, n, 0.5).tolist() == expected

@@ -23,9 +23,9 @@ def read_raw(text: str) -> pd.DataFrame:
 
 
 @pytest.fixture
-def detailed_survey():
+def detailed_survey(researcher):
     """Two participants: a Prolific worker who completed (one invalid trial), and an excluded lab one."""
-    survey, arms = make_survey("detailed", [("A", 0), ("B", 1)])
+    survey, arms = make_survey("detailed", [("A", 0), ("B", 1)], created_by=researcher)
     survey.protocol = {"choose": "real", "exposures_ms": [250, 1000]}
     survey.preset = "hype"
     survey.save()

@@ -78,7 +78,7 @@ def test_xlsx_download(researcher_client, known_survey):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert response["Content-Disposition"] == f'attachment; filename="{survey.slug}-results.xlsx"'
-    assert openpyxl.load_workbook(io.BytesIO(response.content)).sheetnames == ["results", "arms", "about"]
+    assert openpyxl.load_workbook(io.BytesIO(response.content)).sheetnames == ["results", "ranking", "arms", "about"]
 
 
 def test_markdown_download(researcher_client, known_survey):
