@@ -30,6 +30,7 @@ test: $(VENV)/.dev-installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest -m "not postgres" $(PYTEST_ARGS)
 	$(BIN)/python tests/postgres_pass.py $(PYTEST_ARGS)
+	$(BIN)/python tests/faults_pass.py $(PYTEST_ARGS)
 
 ## serve: serve without touching the demo data
 serve: $(VENV)/.runtime-installed

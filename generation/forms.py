@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from generation import selectors
+from generation import imaging, selectors
 from generation.imaging import EXTENSIONS
 from generation.models import ImagePool
 
@@ -62,7 +62,19 @@ class PoolImportForm(forms.Form):
         archive = self.cleaned_data.get("archive")
         if archive and (PurePath(archive.name).suffix.lower() != ".zip" or not zipfile.is_zipfile(archive)):
             raise forms.ValidationError(f"{archive.name}: not a zip file.")
+        if archive:
+            self._check_zip_listing(archive)
         return archive
+
+    def _check_zip_listing(self, archive) -> None:
+        # The import would refuse a zip over these limits; say so now instead of storing it first.
+        try:
+            imaging.check_zip_limits(archive, name=archive.name, max_files=settings.EVALSITE_MAX_IMPORT_FILES,
+                                     max_bytes=settings.EVALSITE_MAX_IMPORT_BYTES)
+        except imaging.BadSource as error:
+            raise forms.ValidationError(f"{error}.") from None
+        finally:
+            archive.seek(0)
 
     def clean(self):
         cleaned = super().clean()
@@ -180,13 +192,13 @@ class GeneratePoolForm(forms.Form):
     )
     seed = forms.IntegerField(min_value=0, initial=0, help_text="Image i is sampled with seed S + i.")
 
-    def __init__(self, *args, run, **kwargs):
-        from generation.models import TrainingRun
-
+    def __init__(self, *args, run, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["checkpoint"].queryset = run.checkpoints.order_by("iteration")
         self.fields["checkpoint"].label_from_instance = lambda c: f"iteration {c.iteration} ({c.training_hours:.3g} h)"
-        self.fields["srcnn_run"].queryset = TrainingRun.objects.filter(family="srcnn", checkpoints__isnull=False).distinct()
+        # Only the researcher's own runs: another's run id posted here is refused as an invalid choice.
+        own_runs = selectors.runs_with_checkpoints_for_researcher(user=user)
+        self.fields["srcnn_run"].queryset = own_runs.filter(family="srcnn")
         if run.family == "srcnn":
             del self.fields["srcnn_run"]
 
@@ -221,11 +233,9 @@ class MatchedBudgetForm(forms.Form):
     seed = forms.IntegerField(min_value=0, initial=0)
     prefix = forms.CharField(max_length=100, required=False, help_text="Prefix for the pools' names.")
 
-    def __init__(self, *args, **kwargs):
-        from generation.models import TrainingRun
-
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        with_checkpoints = TrainingRun.objects.filter(checkpoints__isnull=False).distinct()
+        with_checkpoints = selectors.runs_with_checkpoints_for_researcher(user=user)
         for row in range(MATCHED_ROWS):
             self.fields[f"run_{row}"] = forms.ModelChoiceField(
                 queryset=with_checkpoints.exclude(family="srcnn"), required=False, label=f"Run {row + 1}"

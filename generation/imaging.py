@@ -2,16 +2,20 @@
 
 Every accepted image leaves here as an RGB PNG without any metadata, encoded the same way, so that
 nothing about a stored file (format, EXIF, colour profile, size on disk) tells a participant where it
-came from. Reading a source (folder, zip, single file) is here too, with the limits that keep a hostile
-zip from exhausting memory.
+came from. What a participant's browser receives is re-encoded once more (``served_png``): scaled to
+its survey's one size, and stored uncompressed, so that the byte length is the same for every image
+of that size however compressible (photo-like or smooth) its pixels are. Reading a source (folder,
+zip, single file) is here too, with the limits that keep a hostile zip from exhausting memory.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import struct
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,6 +28,7 @@ EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 # Transparent pixels are shown on this colour everywhere, so transparency cannot tell sources apart.
 ALPHA_BACKGROUND = (255, 255, 255)
 PNG_COMPRESS_LEVEL = 6
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Litter that operating systems add to folders and zips; skipped, and reported as ignored.
 OS_LITTER = frozenset({"__macosx", "thumbs.db", "desktop.ini"})
 _UNSAFE_PATH = "unsafe path in zip (absolute, drive letter, backslash or '..')"
@@ -214,6 +219,43 @@ def _encode_png(rgb: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+# --- what participants receive ---------------------------------------------------------------------
+
+
+def served_png(png: bytes, *, size: tuple[int, int]) -> bytes:
+    """A stored pool image as a browser receives it: decoded to pixels, fitted to ``size`` (scaled, and
+    centred on the ALPHA_BACKGROUND colour when its aspect ratio differs), and written by
+    ``uniform_png``. Everything about the result but the pixels is a function of ``size`` alone."""
+    with Image.open(io.BytesIO(png), formats=("PNG",)) as im:
+        rgb = im.convert("RGB")
+    if rgb.size != tuple(size):
+        rgb = ImageOps.pad(rgb, tuple(size), method=Image.Resampling.LANCZOS, color=ALPHA_BACKGROUND)
+    return uniform_png(rgb)
+
+
+def uniform_png(rgb: Image.Image) -> bytes:
+    """An 8-bit RGB PNG of exactly three chunks (IHDR, one IDAT, IEND) whose image data is stored, not
+    compressed: its length depends on width and height only. Compressed, a photo takes more bytes than
+    a smooth generated image of the same size, and Content-Length alone would tell them apart."""
+    width, height = rgb.size
+    pixels = rgb.convert("RGB").tobytes()
+    stride = 3 * width
+    # Filter type 0 (none) before every row, as the PNG format requires a filter byte per row.
+    raw = b"".join(b"\x00" + pixels[row * stride:(row + 1) * stride] for row in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit, truecolour, no interlace
+    chunks = (_chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(raw, 0)), _chunk(b"IEND", b""))
+    return PNG_SIGNATURE + b"".join(chunks)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def uniform_png_length(width: int, height: int) -> int:
+    """The byte length of every ``uniform_png`` of this size (for tests and the bench)."""
+    return len(uniform_png(Image.new("RGB", (width, height))))
+
+
 # --- sources ---------------------------------------------------------------------------------------
 
 
@@ -277,12 +319,30 @@ def _iter_zip(path: Path, *, max_files: int, max_bytes: int) -> Iterator[SourceE
     except (zipfile.BadZipFile, OSError) as exc:
         raise BadSource(path.name, f"not a valid zip file ({exc})") from None
     with archive:
-        infos = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
-        readable = [i for i in infos if not _zip_entry_ignored(i.filename) and not _zip_entry_problem(i)]
-        size = sum(i.file_size for i in readable)
+        infos, size = _zip_listing(archive)
         _check_limits(path.name, files=len(infos), size=size, max_files=max_files, max_bytes=max_bytes)
         for info in infos:
             yield _zip_entry(archive, info, total=len(infos))
+
+
+def check_zip_limits(file, *, name: str, max_files: int, max_bytes: int) -> None:
+    """Raise ``BadSource`` when the zip ``file`` (a path or a seekable file object) lists more files, or more
+    bytes of image data, than an import accepts: the upload form refuses such a zip at once, from its
+    listing alone, instead of storing it for an import that would refuse it later."""
+    try:
+        archive = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BadSource(name, f"not a valid zip file ({exc})") from None
+    with archive:
+        infos, size = _zip_listing(archive)
+    _check_limits(name, files=len(infos), size=size, max_files=max_files, max_bytes=max_bytes)
+
+
+def _zip_listing(archive: zipfile.ZipFile) -> tuple[list[zipfile.ZipInfo], int]:
+    """(the file entries sorted by name, the declared size of those that would be read)."""
+    infos = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+    readable = [i for i in infos if not _zip_entry_ignored(i.filename) and not _zip_entry_problem(i)]
+    return infos, sum(i.file_size for i in readable)
 
 
 def _zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, total: int) -> SourceEntry:

@@ -27,7 +27,7 @@ from evalsite.queueing import enqueue_on_commit
 from generation import selectors
 from generation.models import Checkpoint, ImagePool, PoolImport, TrainingRun
 from generation.services import ImportReport, PoolImportError, pool_import, pool_name_taken_error
-from generation.tasks import pool_import_task, training_run_task
+from generation.tasks import pool_generate_task, training_run_task
 
 logger = logging.getLogger(__name__)
 
@@ -102,41 +102,75 @@ def training_run_execute(
     run: TrainingRun,
     progress: Callable[[dict], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    slice_s: float | None = None,
+    requeue_if_interrupted: bool = False,
 ) -> TrainingRun:
     """Train a queued run to its end (or until cancelled), resuming from its last checkpoint if it has
     one. Status, progress, checkpoints and errors are recorded on the run. ``stop`` is a second way to
     cancel besides the run's flag (the terminal's Ctrl-C). Does nothing if the run is not queued (another
-    worker took it, or it was cancelled before it started)."""
+    worker has it, or it was cancelled before it started), unless the worker that had it went silent long
+    ago: then this call takes it over.
+
+    For a Celery worker: after ``slice_s`` seconds the run stops with a checkpoint and is queued again,
+    for a new task to continue; with ``requeue_if_interrupted`` a run interrupted mid-step (its worker
+    shutting down) is left queued, for the task that the broker hands out again."""
     if not _claim(run):
         return run
+    stopper = _Stopper(run, stop, slice_s)
     try:
-        outcome = _train(run, progress, stop)
+        _record_missing_checkpoints(run)
+        outcome = _train(run, progress, stopper)
+        handed_over = stopper.reason == "slice" and not _cancel_seen(run)
+    except _LostRun:
+        logger.warning("training run %s was taken over by another worker; this one stops", run.pk)
+        return _reloaded(run)
     except Exception as exc:
-        run.status, run.error = TrainingRun.Status.FAILED, _describe_failure(run, exc)
-    except BaseException:  # killed mid-step (a second Ctrl-C, a worker shutdown): not left "running"
-        run.status, run.error = TrainingRun.Status.FAILED, INTERRUPTED
+        _settle(run, status=TrainingRun.Status.FAILED, error=_describe_failure(run, exc))
+    except BaseException:  # killed mid-step (a second Ctrl-C, a worker shutting down): not left "running"
+        if requeue_if_interrupted:
+            _settle(run, status=TrainingRun.Status.QUEUED, error="")
+        else:
+            _settle(run, status=TrainingRun.Status.FAILED, error=INTERRUPTED)
         raise
     else:
-        run.status = TrainingRun.Status.CANCELLED if outcome.status == "cancelled" else TrainingRun.Status.DONE
-        run.iteration, run.images_seen, run.training_seconds = (
-            outcome.iteration, outcome.images_seen, outcome.training_seconds
+        _settle(
+            run,
+            status=_status_after(outcome.status, handed_over=handed_over),
+            error="",
+            iteration=outcome.iteration,
+            images_seen=outcome.images_seen,
+            training_seconds=outcome.training_seconds,
+            notes=list(outcome.notes),
         )
-        run.notes = list(outcome.notes)
-    finally:
-        run.finished_at = timezone.now()
-        run.save()
+        if handed_over:
+            enqueue_on_commit(training_run_task, run.pk)
     return run
+
+
+def _status_after(loop_status: str, *, handed_over: bool) -> str:
+    if handed_over:
+        return TrainingRun.Status.QUEUED
+    return TrainingRun.Status.CANCELLED if loop_status == "cancelled" else TrainingRun.Status.DONE
+
+
+class _LostRun(Exception):
+    """The run is no longer this worker's: another one took it over (this one was silent too long), it
+    was resumed after being marked cancelled, or it was deleted. Whatever this worker did is not recorded."""
 
 
 def _claim(run: TrainingRun) -> bool:
     # A conditional UPDATE: of two workers handed the same run (a redelivery), one trains it. A run
     # still marked running whose progress stopped long ago lost its worker: the task redelivered after
-    # that worker died may take it, and training resumes from its last checkpoint.
+    # that worker died may take it, and training resumes from its last checkpoint. ``started_at`` is the
+    # claim's token: every later write is conditional on it, so a worker whose run was taken over (it was
+    # only slow, not dead) stops at its next write instead of writing over the new worker's.
     now = timezone.now()
     claimable = Q(status=TrainingRun.Status.QUEUED) | _stale_running()
     claimed = TrainingRun.objects.filter(claimable, pk=run.pk).update(
         status=TrainingRun.Status.RUNNING, started_at=now, finished_at=None, error="", updated_at=now
     )
+    if claimed and run.status == TrainingRun.Status.RUNNING:
+        logger.warning("training run %s: its worker went silent; taking it over from its last checkpoint", run.pk)
     run.refresh_from_db()
     return claimed == 1
 
@@ -146,7 +180,51 @@ def _stale_running() -> Q:
     return Q(status=TrainingRun.Status.RUNNING, updated_at__lt=silent_since)
 
 
-def _train(run: TrainingRun, progress: Callable[[dict], None] | None, stop: Callable[[], bool] | None):
+def _mine(run: TrainingRun):
+    """The run, while it is still this worker's claim (running, or marked cancelled while silent)."""
+    return TrainingRun.objects.filter(
+        pk=run.pk,
+        started_at=run.started_at,
+        status__in=[TrainingRun.Status.RUNNING, TrainingRun.Status.CANCELLED],
+    )
+
+
+def _settle(run: TrainingRun, **fields) -> None:
+    """Record how this worker's turn on the run ended, unless the run is no longer its own."""
+    now = timezone.now()
+    fields.update(finished_at=None if fields["status"] == TrainingRun.Status.QUEUED else now, updated_at=now)
+    if _mine(run).update(**fields):
+        for key, value in fields.items():
+            setattr(run, key, value)
+    else:
+        logger.warning("training run %s was taken over by another worker; its outcome here is dropped", run.pk)
+        _reloaded(run)
+
+
+def _reloaded(run: TrainingRun) -> TrainingRun:
+    try:
+        run.refresh_from_db()
+    except TrainingRun.DoesNotExist:  # deleted while it trained
+        pass
+    return run
+
+
+def _record_missing_checkpoints(run: TrainingRun) -> None:
+    """A worker that died between saving a checkpoint and recording it left a file with no row; training
+    resumes from that file, so it is recorded before training goes on."""
+    from generation.training.checkpoints import CheckpointError, checkpoint_info, list_checkpoints, load_checkpoint
+
+    latest = selectors.run_checkpoints(run=run).last()
+    for path in list_checkpoints(Path(run.run_dir) / "checkpoints"):
+        if latest is not None and int(path.stem.removeprefix("iter_")) <= latest.iteration:
+            continue
+        try:
+            _record_checkpoint(run, checkpoint_info(path, load_checkpoint(path)))
+        except CheckpointError:
+            continue  # resuming from it reports the problem
+
+
+def _train(run: TrainingRun, progress: Callable[[dict], None] | None, stopper: _Stopper):
     from generation.training.loop import run_training
     from generation.training.options import TrainOptions
 
@@ -155,7 +233,7 @@ def _train(run: TrainingRun, progress: Callable[[dict], None] | None, stop: Call
         Path(run.run_dir),
         dataset_root=_dataset_root(run),
         progress_fn=_ProgressRecorder(run, progress),
-        abort_fn=_cancel_poller(run, stop),
+        abort_fn=stopper,
     )
 
 
@@ -173,7 +251,8 @@ def _describe_failure(run: TrainingRun, exc: Exception) -> str:
 
 
 class _ProgressRecorder:
-    """Writes the training loop's progress events onto the run (throttled) and its checkpoints as rows."""
+    """Writes the training loop's progress events onto the run (throttled) and its checkpoints as rows.
+    Each write is the run's heartbeat: a run silent for EVALSITE_RUN_STALE_AFTER_S lost its worker."""
 
     def __init__(self, run: TrainingRun, echo: Callable[[dict], None] | None):
         self.run, self.echo, self.last_write = run, echo, float("-inf")
@@ -181,12 +260,13 @@ class _ProgressRecorder:
     def __call__(self, event: dict) -> None:
         if self.echo:
             self.echo(event)
-        if checkpoint := event.get("checkpoint"):
-            _record_checkpoint(self.run, checkpoint)
+        checkpoint = event.get("checkpoint")
         now = time.monotonic()
-        if event.get("checkpoint") or event.get("sample") or now - self.last_write >= PROGRESS_INTERVAL_S:
+        if checkpoint or event.get("sample") or now - self.last_write >= PROGRESS_INTERVAL_S:
             self.last_write = now
             self._write(event)
+        if checkpoint:
+            _record_checkpoint(self.run, checkpoint)
 
     def _write(self, event: dict) -> None:
         fields = {
@@ -200,9 +280,10 @@ class _ProgressRecorder:
             fields["latest_sample"] = _relative(sample, self.run.run_dir)
         if notes := event.get("notes"):
             fields["notes"] = list(notes)
+        if not _mine(self.run).update(updated_at=timezone.now(), **fields):
+            raise _LostRun
         for key, value in fields.items():
             setattr(self.run, key, value)
-        TrainingRun.objects.filter(pk=self.run.pk).update(updated_at=timezone.now(), **fields)
 
 
 def _record_checkpoint(run: TrainingRun, info) -> Checkpoint:
@@ -221,31 +302,57 @@ def _relative(path, root: str) -> str:
         return ""
 
 
-def _cancel_poller(run: TrainingRun, stop: Callable[[], bool] | None) -> Callable[[], bool]:
-    last_poll, cancelled = [float("-inf")], [False]
+class _Stopper:
+    """The training loop's ``abort_fn``: true once the run should stop, with a checkpoint. ``reason`` says
+    why: "stop" (the terminal's Ctrl-C), "cancel" (the researcher's cancel, set in the database by the web
+    process and read from it at most every CANCEL_POLL_S) or "slice" (this task's time is up)."""
 
-    def should_stop() -> bool:
-        if stop is not None and stop():
-            return True
+    def __init__(self, run: TrainingRun, stop: Callable[[], bool] | None, slice_s: float | None):
+        self.run, self.stop = run, stop
+        self.deadline = None if slice_s is None else time.monotonic() + slice_s
+        self.reason: str | None = None
+        self.last_poll = float("-inf")
+        self.asked = 0  # the loop asks once before each step
+
+    def __call__(self) -> bool:
+        if self.reason is None:
+            self.reason = self._reason()
+            self.asked += 1
+        return self.reason is not None
+
+    def _reason(self) -> str | None:
+        if self.stop is not None and self.stop():
+            return "stop"
         now = time.monotonic()
-        if not cancelled[0] and now - last_poll[0] >= CANCEL_POLL_S:
-            last_poll[0] = now
-            cancelled[0] = TrainingRun.objects.filter(pk=run.pk, cancel_requested=True).exists()
-        return cancelled[0]
+        if self.deadline is not None and now >= self.deadline and self.asked:
+            return "slice"  # after one step at least: however short the slice, every task makes progress
+        if now - self.last_poll >= CANCEL_POLL_S:
+            self.last_poll = now
+            if _cancel_seen(self.run):
+                return "cancel"
+        return None
 
-    return should_stop
+
+def _cancel_seen(run: TrainingRun) -> bool:
+    """Whether the researcher cancelled the run; raises _LostRun when it is no longer this worker's."""
+    flags = _mine(run).values_list("status", "cancel_requested").first()
+    if flags is None:
+        raise _LostRun
+    status, cancel_requested = flags
+    return cancel_requested or status == TrainingRun.Status.CANCELLED
 
 
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     """A queued run is cancelled at once; a running one stops at its next iteration, with a checkpoint;
-    one whose worker stopped reporting long ago is marked cancelled at once, and can be resumed."""
+    one whose worker stopped reporting long ago is marked cancelled at once, and can be resumed (should
+    that worker be alive after all, it stops too, and records where it stopped)."""
     if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.CANCELLED, finished_at=timezone.now()
     ):
         run.refresh_from_db()
         return run
     if TrainingRun.objects.filter(_stale_running(), pk=run.pk).update(
-        status=TrainingRun.Status.CANCELLED, finished_at=timezone.now(), error=LOST_WORKER
+        status=TrainingRun.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(), error=LOST_WORKER
     ):
         run.refresh_from_db()
         return run
@@ -473,7 +580,7 @@ def pool_generate_queue(
         files_total=images,
         created_by=created_by,
     )
-    enqueue_on_commit(pool_import_task, record.pk)
+    enqueue_on_commit(pool_generate_task, record.pk)
     return record
 
 
@@ -546,7 +653,7 @@ def matched_pool_name(plan: SamplingPlan, *, by: str, value: float, prefix: str 
 # --- the demo's pretrained checkpoints -------------------------------------------------------------
 
 
-def demo_run_install(*, model) -> TrainingRun:
+def demo_run_install(*, model, created_by=None) -> TrainingRun:
     """Register a shipped demo checkpoint (``generation.demo_models``) as a finished training run, its
     files copied into the runs folder (so the repository's copy is never written to). Idempotent."""
     from generation.demo_models import CHECKPOINT, COPIED, SAMPLE
@@ -578,6 +685,7 @@ def demo_run_install(*, model) -> TrainingRun:
             notes=[*payload.get("notes", []), f"Pretrained demo checkpoint, made by: manage.py {model.made_by}"],
             run_dir=str(run_dir),
             finished_at=timezone.now(),
+            created_by=created_by,
         )
         _record_checkpoint(run, checkpoint_info(checkpoint_path, payload))
     return run

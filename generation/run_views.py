@@ -3,7 +3,7 @@ it, and sample pools from its checkpoints, one by one or matched by budget acros
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
@@ -16,7 +16,8 @@ from generation.services import PoolImportError
 @login_required
 @require_safe
 def run_list(request):
-    return render(request, "generation/run_list.html", {"runs": selectors.run_list()})
+    runs = selectors.run_list_for_researcher(user=request.user).select_related("created_by")
+    return render(request, "generation/run_list.html", {"runs": runs})
 
 
 @login_required
@@ -39,15 +40,12 @@ def run_create(request):
     return render(request, "generation/run_create.html", {"form": form, "defaults": FAMILY_DEFAULTS})
 
 
-def _run_or_404(pk: int) -> TrainingRun:
-    return get_object_or_404(selectors.run_list(), pk=pk)
-
-
 @login_required
 @require_safe
 def run_detail(request, pk: int):
-    run = _run_or_404(pk)
-    return render(request, "generation/run_detail.html", _detail_context(run, GeneratePoolForm(run=run)))
+    run = selectors.run_for_researcher(user=request.user, pk=pk)
+    form = GeneratePoolForm(run=run, user=request.user)
+    return render(request, "generation/run_detail.html", _detail_context(run, form))
 
 
 def _detail_context(run: TrainingRun, generate_form: GeneratePoolForm) -> dict:
@@ -63,7 +61,7 @@ def _detail_context(run: TrainingRun, generate_form: GeneratePoolForm) -> dict:
 @require_safe
 def run_status(request, pk: int):
     """What the run page polls while a run trains."""
-    run = _run_or_404(pk)
+    run = selectors.run_for_researcher(user=request.user, pk=pk)
     return JsonResponse(_status_json(run))
 
 
@@ -98,7 +96,7 @@ def _status_json(run: TrainingRun) -> dict:
 @require_safe
 def run_sample(request, pk: int):
     """The run's latest sample grid (researchers only: it is never part of a survey)."""
-    run = _run_or_404(pk)
+    run = selectors.run_for_researcher(user=request.user, pk=pk)
     path = selectors.run_file(run=run, relative=run.latest_sample)
     if path is None:
         raise Http404("No sample grid yet.")
@@ -110,7 +108,7 @@ def run_sample(request, pk: int):
 @login_required
 @require_POST
 def run_cancel(request, pk: int):
-    run = _run_or_404(pk)
+    run = selectors.run_for_researcher(user=request.user, pk=pk)
     try:
         run_services.training_run_cancel(run=run)
     except run_services.TrainingRunError as exc:
@@ -123,7 +121,7 @@ def run_cancel(request, pk: int):
 @login_required
 @require_POST
 def run_resume(request, pk: int):
-    run = _run_or_404(pk)
+    run = selectors.run_for_researcher(user=request.user, pk=pk)
     iterations = request.POST.get("iterations", "").strip()
     try:
         target = int(iterations) if iterations else None
@@ -140,8 +138,8 @@ def run_resume(request, pk: int):
 @login_required
 @require_POST
 def run_generate(request, pk: int):
-    run = _run_or_404(pk)
-    form = GeneratePoolForm(request.POST, run=run)
+    run = selectors.run_for_researcher(user=request.user, pk=pk)
+    form = GeneratePoolForm(request.POST, run=run, user=request.user)
     if form.is_valid():
         try:
             plan = run_services.sampling_plan(run=run, **form.plan_arguments())
@@ -161,7 +159,7 @@ def run_generate(request, pk: int):
 
 @login_required
 def matched_budget(request):
-    form = MatchedBudgetForm(request.POST or None)
+    form = MatchedBudgetForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -2,16 +2,43 @@
 import json
 from pathlib import Path
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
+from django.shortcuts import get_object_or_404
 
-from generation.models import Checkpoint, ImagePool, PoolImage, TrainingRun
+from generation.models import Checkpoint, ImagePool, PoolImage, PoolImport, TrainingRun
 
 # A loss chart needs no more points than a screen has pixels across.
 STATS_POINTS = 1000
 
 
+def owned_by(queryset: QuerySet, *, user) -> QuerySet:
+    """The rows of ``queryset`` that ``user`` may see and act on: those they created; a superuser, every row
+    (rows with no owner, made before owners were recorded or by a command without --owner, included)."""
+    if not user.is_authenticated:
+        return queryset.none()
+    return queryset if user.is_superuser else queryset.filter(created_by=user)
+
+
 def pool_list() -> QuerySet[ImagePool]:
-    return ImagePool.objects.annotate(image_count=Count("images"))
+    # Explicit order: Django ignores Meta.ordering once a query groups.
+    return ImagePool.objects.annotate(image_count=Count("images")).order_by("name")
+
+
+def pool_list_for_researcher(*, user) -> QuerySet[ImagePool]:
+    return owned_by(pool_list(), user=user)
+
+
+def pool_for_researcher(*, user, pk: int) -> ImagePool:
+    """The pool, if ``user`` may see it; Http404 otherwise, so that others' pools look like no pool at all."""
+    return get_object_or_404(pool_list_for_researcher(user=user).select_related("created_by"), pk=pk)
+
+
+def pool_import_list_for_researcher(*, user) -> QuerySet[PoolImport]:
+    return owned_by(PoolImport.objects.select_related("pool"), user=user)
+
+
+def pool_import_for_researcher(*, user, pk: int) -> PoolImport:
+    return get_object_or_404(pool_import_list_for_researcher(user=user), pk=pk)
 
 
 def pool_images(*, pool: ImagePool) -> QuerySet[PoolImage]:
@@ -23,7 +50,33 @@ def pool_name_taken(*, name: str) -> bool:
 
 
 def image_by_public_id(*, public_id: str) -> PoolImage | None:
-    return PoolImage.objects.only("public_id", "file").filter(public_id=public_id).first()
+    return PoolImage.objects.only("public_id", "file", "pool_id", "width", "height").filter(public_id=public_id).first()
+
+
+def image_size_class(*, image: PoolImage) -> tuple[int, int]:
+    """The (width, height) ``image`` is served at: its pool's size class."""
+    return pool_size_class(pool_id=image.pool_id) or (image.width, image.height)
+
+
+def pool_size_class(*, pool_id: int) -> tuple[int, int] | None:
+    """The (width, height) every image of the pool is served at: the largest width and the largest height
+    among the images of the pool and of every pool linked to it through surveys (transitively, so that every
+    survey's images share one size even when a pool takes part in several surveys). None for an empty pool."""
+    pools = _pools_linked_through_surveys(pool_id=pool_id)
+    largest = PoolImage.objects.filter(pool_id__in=pools).aggregate(width=Max("width"), height=Max("height"))
+    return (largest["width"], largest["height"]) if largest["width"] else None
+
+
+def _pools_linked_through_surveys(*, pool_id: int) -> set[int]:
+    from surveys.models import SurveyArm  # surveys depends on generation, not the other way round
+
+    pools, frontier = {pool_id}, {pool_id}
+    while frontier:
+        surveys = SurveyArm.objects.filter(pool_id__in=frontier).values("survey_id")
+        linked = set(SurveyArm.objects.filter(survey_id__in=surveys).values_list("pool_id", flat=True))
+        frontier = linked - pools
+        pools |= linked
+    return pools
 
 
 def image_png(*, image: PoolImage) -> bytes | None:
@@ -37,7 +90,21 @@ def image_png(*, image: PoolImage) -> bytes | None:
 
 
 def run_list() -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.annotate(checkpoint_count=Count("checkpoints"))
+    return TrainingRun.objects.annotate(checkpoint_count=Count("checkpoints")).order_by("-created_at")
+
+
+def run_list_for_researcher(*, user) -> QuerySet[TrainingRun]:
+    return owned_by(run_list(), user=user)
+
+
+def run_for_researcher(*, user, pk: int) -> TrainingRun:
+    """The run, if ``user`` may see it; Http404 otherwise (never 403: that would say the run exists)."""
+    return get_object_or_404(run_list_for_researcher(user=user), pk=pk)
+
+
+def runs_with_checkpoints_for_researcher(*, user) -> QuerySet[TrainingRun]:
+    """The runs ``user`` may sample from: theirs (a superuser's: all) that have saved a checkpoint."""
+    return owned_by(TrainingRun.objects.filter(checkpoints__isnull=False).distinct(), user=user)
 
 
 def run_find(*, ref: str | int) -> TrainingRun | None:

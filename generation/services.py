@@ -30,6 +30,8 @@ ProgressFn = Callable[[int, int], None]
 PROVENANCE_FIELDS = ("model_family", "checkpoint", "iteration", "training_seconds", "seed")
 # Progress of a queued import is written at most this often, so that a big import is not one UPDATE per file.
 PROGRESS_INTERVAL_S = 1.0
+WORKER_DIED = "Its first worker stopped mid-import; another worker started it again."
+WORKERS_DIED = "Two workers stopped mid-import (killed, or out of memory); nothing was imported. Try again."
 
 
 class PoolImportError(Exception):
@@ -274,17 +276,23 @@ def _unique_names(names: list[str]) -> list[str]:
     return unique
 
 
-def pool_import_run(*, pool_import: PoolImport) -> None:
+def pool_import_run(*, pool_import: PoolImport, redelivered: bool = False) -> None:
     """Run a queued import: status running → done/failed, with progress, report and error recorded.
-    The uploaded file is deleted afterwards either way. Does nothing if another worker took it."""
-    if not _claim(pool_import):
+    The uploaded file is deleted afterwards either way. Does nothing if it finished, or if another worker
+    took it. ``redelivered``: the broker handed this task out again, which it does only once the worker
+    that had it died; an import that worker left running starts again (once: a second death fails it)."""
+    if not _claim(pool_import) and not (redelivered and _take_over(pool_import)):
         return
     try:
         _run_claimed(pool_import)
     finally:
-        pool_import.upload.delete(save=False)
-        pool_import.finished_at = timezone.now()
-        pool_import.save(update_fields=["status", "report", "error", "pool", "upload", "finished_at"])
+        _finish(pool_import)
+
+
+def _finish(record: PoolImport) -> None:
+    record.upload.delete(save=False)
+    record.finished_at = timezone.now()
+    record.save(update_fields=["status", "report", "error", "pool", "upload", "finished_at"])
 
 
 def _claim(record: PoolImport) -> bool:
@@ -295,6 +303,22 @@ def _claim(record: PoolImport) -> bool:
     if claimed:
         record.status = PoolImport.Status.RUNNING
     return claimed == 1
+
+
+def _take_over(record: PoolImport) -> bool:
+    # Phase 2 is one transaction, so a worker that died left no pool behind: the import starts again.
+    # (Had it died in the instant between that commit and saving this record, the name is taken now,
+    # and the second try fails saying so.) An import two workers died on (an image that kills workers)
+    # is not tried a third time.
+    running = PoolImport.objects.filter(pk=record.pk, status=PoolImport.Status.RUNNING)
+    if running.filter(error=WORKER_DIED).update(status=PoolImport.Status.FAILED, error=WORKERS_DIED):
+        record.refresh_from_db()
+        _finish(record)
+        return False
+    taken = running.exclude(error=WORKER_DIED).update(error=WORKER_DIED)
+    if taken:
+        record.status, record.error = PoolImport.Status.RUNNING, WORKER_DIED
+    return taken == 1
 
 
 def _run_claimed(record: PoolImport) -> None:
@@ -309,6 +333,7 @@ def _run_claimed(record: PoolImport) -> None:
         record.status, record.error = PoolImport.Status.FAILED, f"Internal error: {exc}"
     else:
         record.status, record.pool, record.report = PoolImport.Status.DONE, report.pool, report.as_json()
+        record.error = ""  # the note of a takeover, if any
 
 
 def _import_recorded(record: PoolImport) -> ImportReport:

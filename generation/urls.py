@@ -5,7 +5,7 @@ from generation import run_views, views
 app_name = "generation"
 urlpatterns = [
     # Participants (anonymous): the only way an image reaches a browser.
-    path("img/<str:public_id>", views.image, name="image"),
+    path("img/<slug:public_id>", views.image, name="image"),
     # Researchers (login required)
     path("r/pools/", views.pool_list, name="pool_list"),
     path("r/pools/import/", views.pool_import, name="pool_import"),

@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 from django.db.models import Count
 
 from generation.models import ImagePool
+from generation.selectors import owned_by
 
 from .models import Survey
 from .protocol import ATTENTION_SOURCES, CHOOSE, DEFAULT_PRESET, PAIRINGS, PRESETS, Protocol, Staircase
@@ -37,7 +38,8 @@ class PoolSingleChoiceField(forms.ModelChoiceField):
 
 
 def _pools():
-    return ImagePool.objects.annotate(image_count=Count("images"))
+    # Explicit order: Django ignores Meta.ordering once a query groups, and the arms take this order.
+    return ImagePool.objects.annotate(image_count=Count("images")).order_by("name")
 
 
 def _whole(label: str, help_text: str = "", required: bool = True, minimum: int = 0) -> forms.IntegerField:
@@ -164,10 +166,19 @@ class SurveyCreateForm(forms.ModelForm):
             "open_now": True,
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("prolific_completion_code", "prolific_screened_out_code"):
             self.fields[name].validators.append(prolific_code_validator)
+        self._offer_pools_of(user)
+
+    def _offer_pools_of(self, user) -> None:
+        """Only ``user``'s pools (a superuser's: all): another researcher's pool id posted here is refused as an
+        invalid choice, like a pool that does not exist."""
+        pools = owned_by(_pools(), user=user)
+        self.fields["pools"].queryset = pools.filter(obviously_bad=False)
+        self.fields["attention_bad_pool"].queryset = pools.filter(obviously_bad=True)
+        self.fields["attention_real_pool"].queryset = pools.filter(obviously_bad=False, kind=ImagePool.Kind.REAL)
 
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]

@@ -32,10 +32,13 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+COMPLETION_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+COMPLETION_CODE_LENGTH = 13  # 13 symbols of 32: 65 bits, so that no one guesses a code paid for by someone else
+
+
 def new_completion_code() -> str:
     # Unambiguous upper-case letters and digits, easy to copy into a crowd platform.
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "".join(secrets.choice(alphabet) for _ in range(12))
+    return "".join(secrets.choice(COMPLETION_CODE_ALPHABET) for _ in range(COMPLETION_CODE_LENGTH))
 
 
 def new_seed() -> int:

@@ -2,26 +2,26 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from analysis import planning
-from generation.models import ImagePool, PoolImport
+from generation.selectors import pool_import_list_for_researcher, pool_list_for_researcher
 
 from . import crowd, services
 from .forms import ProlificCodesForm, SurveyCreateForm, preset_name
 from .models import Survey
 from .protocol import PRESETS, ProtocolError
-from .selectors import survey_list_with_counts, survey_participant_counts, survey_size_warning
+from .selectors import survey_for_researcher, survey_list_with_counts, survey_participant_counts, survey_size_warning
 
 
 @login_required
 def dashboard(request):
     return render(request, "surveys/researcher/dashboard.html", {
-        "surveys": survey_list_with_counts(),
-        "pool_count": ImagePool.objects.count(),
-        "recent_imports": PoolImport.objects.all()[:5],
+        "surveys": survey_list_with_counts(user=request.user),
+        "pool_count": pool_list_for_researcher(user=request.user).count(),
+        "recent_imports": pool_import_list_for_researcher(user=request.user)[:5],
     })
 
 
@@ -29,7 +29,7 @@ def dashboard(request):
 def survey_create(request):
     """GET ``?preset=NAME`` fills the form with that preset's values; POST creates the survey."""
     chosen = preset_name(request.POST.get("preset") or request.GET.get("preset"))
-    form = SurveyCreateForm(request.POST or None, initial=SurveyCreateForm.initial_for(chosen))
+    form = SurveyCreateForm(request.POST or None, initial=SurveyCreateForm.initial_for(chosen), user=request.user)
     if request.method == "POST" and form.is_valid():
         survey = _create_from_form(request, form)
         if survey is not None:
@@ -63,11 +63,11 @@ def _create_from_form(request, form: SurveyCreateForm) -> Survey | None:
 
 @login_required
 def survey_detail(request, pk: int):
-    survey = get_object_or_404(Survey, pk=pk)
+    survey = survey_for_researcher(user=request.user, pk=pk)
     link = request.build_absolute_uri(survey_link(survey))
     return render(request, "surveys/researcher/survey_detail.html", {
         "survey": survey,
-        "arms": survey.arms.select_related("pool").annotate(image_count=Count("pool__images")),
+        "arms": survey.arms.select_related("pool").annotate(image_count=Count("pool__images")).order_by("position", "id"),
         "counts": survey_participant_counts(survey=survey),
         "platform_counts": _platform_counts(survey),
         "participants": _participant_rows(survey),
@@ -156,7 +156,7 @@ def _attention_summary(protocol) -> str:
 @login_required
 @require_POST
 def survey_status(request, pk: int):
-    survey = get_object_or_404(Survey, pk=pk)
+    survey = survey_for_researcher(user=request.user, pk=pk)
     action = request.POST.get("action")
     try:
         if action == "open":
@@ -174,7 +174,7 @@ def survey_status(request, pk: int):
 @require_POST
 def survey_prolific(request, pk: int):
     """Set the Prolific codes: Prolific shows them only once the study exists there, after the survey."""
-    survey = get_object_or_404(Survey, pk=pk)
+    survey = survey_for_researcher(user=request.user, pk=pk)
     form = ProlificCodesForm(request.POST)
     if form.is_valid():
         crowd.survey_prolific_codes_set(survey=survey, completion_code=form.cleaned_data["prolific_completion_code"],

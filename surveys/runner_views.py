@@ -22,6 +22,8 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from evalsite.ratelimit import rate_limited
+
 from . import services, specs
 from .models import Participant, Survey
 from .participant_pages import participant_page, render_page, session_participant
@@ -58,6 +60,7 @@ def json_participant(view):
     return wrapper
 
 
+@rate_limited("page")
 @never_cache
 @require_GET
 @participant_page
@@ -93,6 +96,7 @@ def _runner_config(survey: Survey, participant: Participant, timed: bool) -> dic
     return {"kind": survey.kind, "timed": timed, "urls": urls, "queue_key": f"evalsite.answers.{digest}"}
 
 
+@rate_limited("trials")
 @never_cache
 @require_GET
 @json_participant
@@ -100,6 +104,7 @@ def trials(request: HttpRequest, survey: Survey, participant: Participant) -> Ht
     return JsonResponse(specs.runner_state(participant))
 
 
+@rate_limited("check")
 @never_cache
 @require_POST
 @json_participant
@@ -140,9 +145,15 @@ def _typed(value, kind):
 
 
 def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for any float
+        return False
 
 
+@rate_limited("answer")
 @never_cache
 @require_POST
 def answer(request: HttpRequest, slug: str) -> HttpResponse:
@@ -187,7 +198,7 @@ def _answer_fields(data) -> dict:
     try:
         reaction_time_ms = float(reaction) if reaction is not None else None
         client_timing = json.loads(data["client_timing"]) if data.get("client_timing") else None
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: arrays nested deeper than the parser's stack
         raise services.BadAnswer("reaction_time_ms must be a number and client_timing a JSON object.")
     return {"position": position, "choice": data.get("choice", ""), "reaction_time_ms": reaction_time_ms,
             "client_timing": client_timing}

@@ -1,7 +1,10 @@
 """Reads for survey pages: no writes here."""
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from generation.selectors import owned_by, pool_size_class
 
 from .models import Participant, Response, Survey, Trial
 
@@ -64,8 +67,19 @@ def participant_for_token(*, survey: Survey, token: str | None) -> Participant |
     return Participant.objects.filter(survey=survey, token=token).first()
 
 
-def survey_list_with_counts():
-    return Survey.objects.annotate(
+def survey_list_for_researcher(*, user) -> QuerySet[Survey]:
+    """The surveys ``user`` created; a superuser's: every survey, those with no owner included."""
+    return owned_by(Survey.objects.all(), user=user)
+
+
+def survey_for_researcher(*, user, pk: int) -> Survey:
+    """The survey, if ``user`` may see it; Http404 otherwise, so that another researcher's survey looks like
+    no survey at all. Every researcher page, export, chart and live view of a survey goes through here."""
+    return get_object_or_404(survey_list_for_researcher(user=user), pk=pk)
+
+
+def survey_list_with_counts(*, user) -> QuerySet[Survey]:
+    return survey_list_for_researcher(user=user).select_related("created_by").annotate(
         participants_started=Count("participants", distinct=True),
         participants_completed=Count("participants", filter=Q(participants__completed_at__isnull=False), distinct=True),
         arm_count=Count("arms", distinct=True),
@@ -96,10 +110,25 @@ def survey_image_sizes(*, survey: Survey) -> dict[str, list[tuple[int, int]]]:
 
 
 def survey_size_warning(*, survey: Survey) -> str | None:
-    """A warning when arms differ in image size: participants could tell the arms apart by sharpness."""
+    """A warning when arms differ in image size (participants could tell the arms apart by sharpness), or when
+    pools shared with other surveys make every image of this one served larger than its own largest."""
     sizes = survey_image_sizes(survey=survey)
-    if len({size for found in sizes.values() for size in found}) <= 1:
-        return None
-    listed = "; ".join(f"{label}: {', '.join(f'{w}×{h}' for w, h in found)}" for label, found in sizes.items())
-    return (f"The arms' images differ in size ({listed}). Both images of a trial are shown at the same size, "
-            "so a smaller image is upscaled and may look softer: consider resizing the pools to one size.")
+    found = {size for found in sizes.values() for size in found}
+    warnings = [_served_size_warning(survey, found)] if found else []
+    if len(found) > 1:
+        listed = "; ".join(f"{label}: {', '.join(f'{w}×{h}' for w, h in found)}" for label, found in sizes.items())
+        warnings.insert(0, f"The arms' images differ in size ({listed}). Every image of a survey is served at one "
+                           "size, so a smaller image is upscaled and may look softer: consider resizing the pools "
+                           "to one size.")
+    return " ".join(warning for warning in warnings if warning) or None
+
+
+def _served_size_warning(survey: Survey, sizes: set[tuple[int, int]]) -> str:
+    own = (max(w for w, _ in sizes), max(h for _, h in sizes))
+    arm = survey.arms.first()
+    served = pool_size_class(pool_id=arm.pool_id) if arm else None
+    if served is None or served == own:
+        return ""
+    return (f"Its pools also take part in surveys with larger images, and every image of linked surveys is "
+            f"served at one size: this survey's images reach participants at {served[0]}×{served[1]}, not "
+            f"{own[0]}×{own[1]}.")

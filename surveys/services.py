@@ -508,8 +508,11 @@ def _check_json_object(value, what: str, max_keys: int, max_bytes: int) -> None:
     if not isinstance(value, dict) or len(value) > max_keys:
         raise BadAnswer(f"{what} must be an object with at most {max_keys} keys.")
     try:
-        size = len(json.dumps(value, allow_nan=False).encode())
-    except (TypeError, ValueError):
+        dumped = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
         raise BadAnswer(f"{what} must hold JSON values only (finite numbers, text, lists, objects).") from None
+    if "\\u0000" in dumped:  # PostgreSQL's jsonb cannot store a NUL character
+        raise BadAnswer(f"{what} must not contain NUL characters.")
+    size = len(dumped.encode())
     if size > max_bytes:
         raise BadAnswer(f"{what} is {size} bytes; at most {max_bytes} are accepted.")

@@ -5,13 +5,13 @@ from . import researcher_views, runner_views, views
 app_name = "surveys"
 urlpatterns = [
     # Participants (anonymous)
-    path("s/<str:slug>/", views.welcome, name="welcome"),
-    path("s/<str:slug>/instructions/", views.instructions, name="instructions"),
-    path("s/<str:slug>/trial/", runner_views.trial, name="trial"),
-    path("s/<str:slug>/answer/", runner_views.answer, name="answer"),
-    path("s/<str:slug>/trials/", runner_views.trials, name="trials"),
-    path("s/<str:slug>/check/", runner_views.check, name="check"),
-    path("s/<str:slug>/done/", views.done, name="done"),
+    path("s/<slug:slug>/", views.welcome, name="welcome"),
+    path("s/<slug:slug>/instructions/", views.instructions, name="instructions"),
+    path("s/<slug:slug>/trial/", runner_views.trial, name="trial"),
+    path("s/<slug:slug>/answer/", runner_views.answer, name="answer"),
+    path("s/<slug:slug>/trials/", runner_views.trials, name="trials"),
+    path("s/<slug:slug>/check/", runner_views.check, name="check"),
+    path("s/<slug:slug>/done/", views.done, name="done"),
     # Researchers (login required)
     path("r/", researcher_views.dashboard, name="dashboard"),
     path("r/surveys/new/", researcher_views.survey_create, name="survey_create"),

@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from evalsite.ratelimit import rate_limited
+
 from . import crowd, services
 from .models import Participant, Survey
 from .participant_pages import participant_page, render_page, session_participant, session_participant_set
@@ -19,6 +21,8 @@ from .specs import StageCounts
 SCREENED_OUT_READING_S = 10
 
 
+@rate_limited("page")
+@rate_limited("start", methods=("POST",))
 @never_cache
 @require_http_methods(["GET", "POST"])
 def welcome(request: HttpRequest, slug: str) -> HttpResponse:
@@ -106,6 +110,7 @@ def _frameable_by_mturk(response: HttpResponse) -> HttpResponse:
     return response
 
 
+@rate_limited("page")
 @never_cache
 @require_GET
 @participant_page
@@ -139,6 +144,7 @@ def _is_preference(survey: Survey) -> bool:
     return not survey.arms.filter(role="compared", pool__kind="real").exists()
 
 
+@rate_limited("page")
 @never_cache
 @require_GET
 @participant_page

@@ -34,6 +34,14 @@ def researcher_client(client, researcher):
 
 
 @pytest.fixture
+def image_folder(tmp_path):
+    """Twelve small training images in a folder: enough for a tiny training run."""
+    folder = tmp_path / "train-images"
+    write_images(folder, 12, size=(20, 20))
+    return folder
+
+
+@pytest.fixture
 def make_pool(tmp_path):
     """Import ``count`` distinct generated PNGs as a pool through the real import service."""
     from generation.services import pool_import

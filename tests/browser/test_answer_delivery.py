@@ -4,6 +4,7 @@ runner.js stores each answer in localStorage before sending it, sends it with fe
 retries network failures and 5xx with a backoff, and sends what is left over first when the page
 is opened again. The first test fails without keepalive, the third without the localStorage queue.
 """
+import json
 import re
 import time
 
@@ -83,6 +84,30 @@ def test_network_failure_and_server_error_are_retried_until_recorded(desktop, li
     assert trial["position"] == 1 and len(attempts) == 3
     (recorded,) = responses(survey)
     assert recorded.choice == "left" and recorded.client_timing["attempts"] == 3
+    assert queued(page) == []
+
+
+def test_a_rate_limited_answer_waits_and_is_sent_again_not_dropped(desktop, live_server, survey):
+    """A 429 is not a refusal of the answer: the runner keeps it queued and tries again after retry_after."""
+    page = desktop.new_page()
+    attempts = []
+
+    def limit_once(route):
+        attempts.append(route.request.url)
+        if len(attempts) == 1:
+            route.fulfill(status=429, headers={"Retry-After": "1"}, content_type="application/json",
+                          body=json.dumps({"recorded": False, "error": "Too many requests.", "retry_after": 1}))
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/answer/$"), limit_once)
+    consent(page, live_server.url, survey.slug)
+    wait_answerable(page)
+    page.keyboard.press("ArrowLeft")
+    trial = wait_answerable(page, after=0)
+    assert trial["position"] == 1 and len(attempts) == 2
+    (recorded,) = responses(survey)
+    assert recorded.choice == "left" and recorded.client_timing["attempts"] == 2
     assert queued(page) == []
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis import tables
 from generation.models import PoolImage
 from surveys import services
 from surveys.models import Participant, Response
@@ -22,10 +23,11 @@ TRIALS = 6
 
 
 @pytest.fixture
-def survey(make_pool):
+def survey(make_pool, researcher):
     real = make_pool(SECRET_NAMES[0], count=5, kind="real")
     fake = make_pool(SECRET_NAMES[1], count=5, kind="generated")
-    survey = services.survey_create(name="internal-survey-name", pools=[real, fake], trials_per_participant=TRIALS)
+    survey = services.survey_create(name="internal-survey-name", pools=[real, fake], trials_per_participant=TRIALS,
+                                    created_by=researcher)  # the researcher pages show only one's own surveys
     return services.survey_open(survey=survey)
 
 
@@ -79,6 +81,9 @@ def test_survey_taken_by_mouse_and_keyboard_then_table_matches_the_clicks(deskto
             _screenshot(page, "trial-desktop")
             _assert_sides_look_alike(page)
         button = page.locator(f"button.choice[value={side}]")
+        # Look before answering, as a person does: an instant answer would be left out of the table as
+        # too fast to have looked (analysis.tables.MIN_REACTION_MS), and this test checks the table.
+        page.wait_for_timeout(tables.MIN_REACTION_MS + 100)
         if way == "click":
             button.click()
         elif way == "dblclick":

@@ -3,9 +3,7 @@
 The networks are tiny (width 0.125, 16-pixel images, a handful of iterations) so that every run trains
 for real in about a second on two CPU cores.
 """
-import hashlib
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -16,29 +14,22 @@ from PIL import Image
 from generation import run_services, selectors
 from generation.models import Checkpoint, ImagePool, PoolImport, TrainingRun
 from generation.services import PoolImportError
-from tests.images import write_images
 
 pytestmark = pytest.mark.django_db
 
 TINY = {"size": 16, "batch_size": 4, "arch": {"width": 0.125}, "log_every": 1, "sample_every": 2}
 
 
-@pytest.fixture
-def image_folder(tmp_path):
-    folder = tmp_path / "train-images"
-    write_images(folder, 12, size=(20, 20))
-    return folder
-
-
-def _train(family="dcgan", *, folder, name="", iterations=6, checkpoint_every=3, **extra):
+def _train(family="dcgan", *, folder, name="", iterations=6, checkpoint_every=3, created_by=None, **extra):
     options = {**TINY, "dataset": str(folder), "iterations": iterations, "checkpoint_every": checkpoint_every, **extra}
-    run = run_services.training_run_create(family=family, options=options, name=name, queue=False)
+    run = run_services.training_run_create(family=family, options=options, name=name, queue=False, created_by=created_by)
     return run_services.training_run_execute(run=run)
 
 
 @pytest.fixture
-def dcgan_run(image_folder):
-    return _train(folder=image_folder, name="dcgan tiny")
+def dcgan_run(image_folder, researcher):
+    # The researcher's own run: the run pages show a researcher only what they created (tests/security).
+    return _train(folder=image_folder, name="dcgan tiny", created_by=researcher)
 
 
 # --- creating and executing runs -----------------------------------------------------------------
@@ -320,9 +311,9 @@ def test_the_generate_form_queues_a_pool_and_shows_its_status(researcher_client,
     assert bad.status_code == 400 and b"no checkpoint at or before iteration 1" in bad.content
 
 
-def test_the_matched_budget_form(researcher_client, image_folder, django_capture_on_commit_callbacks):
-    a = _train(folder=image_folder, name="a", iterations=4, checkpoint_every=2)
-    b = _train(folder=image_folder, name="b", iterations=2, checkpoint_every=2)
+def test_the_matched_budget_form(researcher_client, researcher, image_folder, django_capture_on_commit_callbacks):
+    a = _train(folder=image_folder, name="a", iterations=4, checkpoint_every=2, created_by=researcher)
+    b = _train(folder=image_folder, name="b", iterations=2, checkpoint_every=2, created_by=researcher)
     with django_capture_on_commit_callbacks(execute=True):
         response = researcher_client.post(
             reverse("generation:matched_budget"),

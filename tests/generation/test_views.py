@@ -1,4 +1,6 @@
+import functools
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -6,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from generation import imaging
 from generation.models import ImagePool, PoolImage, PoolImport
 from tests.generation.helpers import zip_bytes
 from tests.images import image_bytes
@@ -30,12 +33,13 @@ def test_image_view_serves_the_png_with_exactly_the_agreed_headers(client, make_
     assert response["Content-Type"] == "image/png"
     assert response["Cache-Control"] == "private, max-age=86400"
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["ETag"] == f'"{image.public_id}"'
+    assert re.fullmatch(r'"[0-9a-f]{32}"', response["ETag"])  # a digest: neither the public id nor the pool
     assert not response.has_header("Last-Modified")
     assert not response.has_header("Content-Disposition")
     assert not response.has_header("Expires")
-    assert response.content == Path(image.file.path).read_bytes()
-    assert Image.open(io.BytesIO(response.content)).format == "PNG"
+    served, stored = Image.open(io.BytesIO(response.content)), Image.open(image.file.path)
+    assert served.format == "PNG" and served.tobytes() == stored.convert("RGB").tobytes()
+    assert len(response.content) == imaging.uniform_png_length(image.width, image.height)
 
 
 def test_image_url_and_headers_tell_nothing_about_the_pool(client, make_pool):
@@ -88,6 +92,12 @@ def test_revalidation_with_etag_gives_304(client, make_pool):
 # --- researcher pages ---------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def own_pool(make_pool, researcher):
+    """make_pool for the logged-in researcher: the pages show a researcher only their own pools (tests/security)."""
+    return functools.partial(make_pool, created_by=researcher)
+
+
 @pytest.mark.parametrize(
     "name,kwargs",
     [("pool_list", {}), ("pool_detail", {"pk": 1}), ("pool_import", {}), ("import_status", {"pk": 1})],
@@ -99,8 +109,8 @@ def test_researcher_pages_require_login(client, name, kwargs):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_pool_list_and_detail(researcher_client, make_pool):
-    pool = make_pool("cats", count=3, provenance={"model_family": "dcgan"})
+def test_pool_list_and_detail(researcher_client, own_pool):
+    pool = own_pool("cats", count=3, provenance={"model_family": "dcgan"})
     listing = researcher_client.get(reverse("generation:pool_list")).content.decode()
     assert "cats" in listing and pool.fingerprint[:12] in listing and "dcgan" in listing
     detail = researcher_client.get(reverse("generation:pool_detail", kwargs={"pk": pool.pk})).content.decode()
@@ -160,8 +170,8 @@ def test_upload_with_a_bad_file_names_it_and_creates_no_pool(researcher_client, 
     assert "Skip bad files" in page
 
 
-def test_status_page_refreshes_while_queued(researcher_client):
-    record = PoolImport.objects.create(pool_name="later")
+def test_status_page_refreshes_while_queued(researcher_client, researcher):
+    record = PoolImport.objects.create(pool_name="later", created_by=researcher)
     page = researcher_client.get(reverse("generation:import_status", kwargs={"pk": record.pk})).content.decode()
     assert '<meta http-equiv="refresh" content="2">' in page
     assert "Queued" in page
@@ -177,7 +187,7 @@ def test_status_page_refreshes_while_queued(researcher_client):
 )
 def test_upload_form_errors(researcher_client, data, error):
     response = researcher_client.post(reverse("generation:pool_import"), {"name": "cats", "kind": "imported", **data})
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, with its reasons
     assert error in response.content.decode()
     assert not PoolImport.objects.exists()
 

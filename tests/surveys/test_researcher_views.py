@@ -1,4 +1,5 @@
 """Researcher pages: the survey form with presets, the survey page (links, protocol, counts), Prolific codes."""
+import functools
 import html
 import re
 
@@ -22,6 +23,12 @@ def form_data(preset: str = "questionnaire", **changes) -> dict:
     data = {key: value for key, value in SurveyCreateForm.initial_for(preset).items() if value is not None}
     data.update(changes)
     return {key: ("on" if value is True else value) for key, value in data.items() if value is not False}
+
+
+@pytest.fixture
+def make_pool(make_pool, researcher):
+    """The researcher's own pools: the pages show a researcher only what they created (tests/security)."""
+    return functools.partial(make_pool, created_by=researcher)
 
 
 @pytest.fixture
@@ -74,13 +81,13 @@ def test_a_survey_of_one_pool_is_refused_with_a_message(researcher_client, make_
     assert not Survey.objects.exists()
 
 
-def test_arms_of_different_image_sizes_are_flagged(researcher_client, make_pool, tmp_path):
+def test_arms_of_different_image_sizes_are_flagged(researcher_client, researcher, make_pool, tmp_path):
     from generation.services import pool_import
     from tests.images import write_images
 
     small = make_pool("small")  # 16×16
     write_images(tmp_path / "big", 3, size=(32, 32), first_seed=500)
-    big = pool_import(name="big", source=tmp_path / "big").pool
+    big = pool_import(name="big", source=tmp_path / "big", created_by=researcher).pool
     response = researcher_client.post(CREATE, form_data(name="mixed", pools=[small.pk, big.pk], trials_per_participant=4),
                                       follow=True)
     html_text = response.content.decode()
@@ -174,8 +181,8 @@ def test_bad_input_shows_the_error_and_creates_nothing(researcher_client, pools,
     assert not Survey.objects.exists()
 
 
-def test_obviously_bad_pools_are_offered_only_for_attention_checks(researcher_client, pools):
-    form = SurveyCreateForm()
+def test_obviously_bad_pools_are_offered_only_for_attention_checks(researcher_client, researcher, pools):
+    form = SurveyCreateForm(user=researcher)
     assert pools["bad"] not in form.fields["pools"].queryset
     assert list(form.fields["attention_bad_pool"].queryset) == [pools["bad"]]
     assert list(form.fields["attention_real_pool"].queryset) == [pools["real"]]
@@ -196,9 +203,9 @@ def test_a_real_pool_for_attention_checks_when_no_compared_pool_is_real(research
 
 
 @pytest.fixture
-def open_survey(pools):
+def open_survey(pools, researcher):
     survey = services.survey_create(name="page", pools=[pools["real"], pools["a"]], preset="crn-unlimited",
-                                    attention_bad_pool=pools["bad"])
+                                    attention_bad_pool=pools["bad"], created_by=researcher)
     return services.survey_open(survey=survey)
 
 

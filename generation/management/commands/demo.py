@@ -50,17 +50,18 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="Researcher password; a new random one is made if omitted.")
 
     def handle(self, *args, **options):
+        # Made first: everything the demo creates belongs to the demo researcher.
+        self.owner, password = self._researcher(options["username"], options["password"])
         if all(model.available for model in DEMO_MODELS):
             name, pools = DEMO_SURVEY, self._model_pools(options["images"])
         else:
             self.stderr.write(self.style.WARNING("Demo checkpoints missing: using procedural demo pools."))
             name, pools = FALLBACK_SURVEY, [self._procedural(*spec, options["images"]) for spec in FALLBACK_POOLS]
         survey = Survey.objects.filter(name=name).first() or survey_services.survey_create(
-            name=name, pools=pools, trials_per_participant=options["trials"]
+            name=name, pools=pools, trials_per_participant=options["trials"], created_by=self.owner
         )
         survey_services.survey_open(survey=survey)
         timed = self._timed_survey(pools)
-        password = self._researcher(options["username"], options["password"])
         base = f"http://{options['host']}:{options['port']}"
         self.stdout.write(self.style.SUCCESS("\nevalsite demo is ready.\n"))
         self.stdout.write(f"  Take the survey:     {base}/s/{survey.slug}/")
@@ -72,17 +73,17 @@ class Command(BaseCommand):
     def _timed_survey(self, pools: list[ImagePool]) -> Survey:
         survey = Survey.objects.filter(name=TIMED_SURVEY).first() or survey_services.survey_create(
             name=TIMED_SURVEY, pools=pools, preset="hype-time", trials_per_participant=TIMED_TRIALS,
-            protocol=preset_protocol("hype-time", blocks=1),
+            protocol=preset_protocol("hype-time", blocks=1), created_by=self.owner,
         )
         return survey_services.survey_open(survey=survey)
 
     def _model_pools(self, count: int) -> list[ImagePool]:
-        runs = {model.key: demo_run_install(model=model) for model in DEMO_MODELS}
+        runs = {model.key: demo_run_install(model=model, created_by=self.owner) for model in DEMO_MODELS}
         self._real_photos(count)
         for pool_name, key, srcnn_key in SAMPLED_POOLS:
             if not ImagePool.objects.filter(name=pool_name).exists():
                 plan = sampling_plan(run=runs[key], srcnn_run=runs[srcnn_key] if srcnn_key else None)
-                report = pool_generate(plan=plan, images=count, name=pool_name)
+                report = pool_generate(plan=plan, images=count, name=pool_name, created_by=self.owner)
                 self.stdout.write(f"Made pool {pool_name}: {len(report.imported)} images.")
         return [ImagePool.objects.get(name=name) for name in SURVEY_POOLS]
 
@@ -94,7 +95,8 @@ class Command(BaseCommand):
         folder = bundled_path("photos", Path(settings.EVALSITE_DATASETS_DIR))
         # The last crops of the bundled set, shrunk to the generators' 32 px (the models saw 32 px photos).
         files = sorted(folder.rglob("*.png"))[-count:]
-        report = pool_import(name=REAL_POOL, source=[(p.name, _shrunk(p, 32)) for p in files], kind=ImagePool.Kind.REAL)
+        report = pool_import(name=REAL_POOL, source=[(p.name, _shrunk(p, 32)) for p in files], kind=ImagePool.Kind.REAL,
+                             created_by=self.owner)
         self.stdout.write(f"Made pool {REAL_POOL}: {len(report.imported)} images.")
         return report.pool
 
@@ -102,17 +104,19 @@ class Command(BaseCommand):
         if existing := ImagePool.objects.filter(name=name).first():
             return existing
         provenance = {"model_family": "demo-procedural"} if kind == ImagePool.Kind.GENERATED else None
-        report = pool_import(name=name, source=demo_pool_images(variant, count), kind=kind, provenance=provenance)
+        report = pool_import(name=name, source=demo_pool_images(variant, count), kind=kind, provenance=provenance,
+                             created_by=self.owner)
         self.stdout.write(f"Made pool {name}: {len(report.imported)} images.")
         return report.pool
 
-    def _researcher(self, username: str, password: str | None) -> str:
+    def _researcher(self, username: str, password: str | None):
+        """The demo researcher (a superuser) and their password."""
         password = password or secrets.token_urlsafe(9)
         user, _ = get_user_model().objects.get_or_create(username=username)
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        return password
+        return user, password
 
 
 def _shrunk(path: Path, size: int) -> bytes:

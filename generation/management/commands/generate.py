@@ -2,6 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from generation import selectors
+from generation.management.owner import add_owner_argument, owner_from_options
 from generation.management.progress import ProgressBar
 from generation.models import TrainingRun
 from generation.run_services import pool_generate, sampling_plan
@@ -26,8 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="Name of the new pool (default: '<run> @ <iteration> it').")
         parser.add_argument("--super-resolve", metavar="SRCNN_RUN",
                             help="Super-resolve every image with this SRCNN run (DCGAN+SRCNN).")
+        add_owner_argument(parser)
 
     def handle(self, *args, **options):
+        owner = owner_from_options(options)
         run = _run(options["run"])
         srcnn = _run(options["super_resolve"]) if options["super_resolve"] else None
         try:
@@ -45,6 +48,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 seed=options["seed"],
                 progress=lambda done, total: bar.update(done),
+                created_by=owner,
             )
         except PoolImportError as exc:
             raise CommandError(str(exc)) from None

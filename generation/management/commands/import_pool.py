@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.management.owner import add_owner_argument, owner_from_options
 from generation.models import ImagePool
 from generation.services import PoolImportError, pool_import
 
@@ -23,8 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--iteration", type=int, help="Training iteration of the checkpoint.")
         parser.add_argument("--training-seconds", type=float, help="Wall-clock training time of the checkpoint.")
         parser.add_argument("--seed", type=int, help="Sampling seed.")
+        add_owner_argument(parser)
 
     def handle(self, *args, **options):
+        owner = owner_from_options(options)
         provenance = {
             key: options[key]
             for key in ("model_family", "checkpoint", "iteration", "training_seconds", "seed")
@@ -38,6 +41,7 @@ class Command(BaseCommand):
                 skip_bad=options["skip_bad"],
                 provenance=provenance,
                 progress=self._progress_printer(),
+                created_by=owner,
             )
         except PoolImportError as exc:
             hint = "\nFix or remove these files, or pass --skip-bad to import the rest." if exc.problems else ""

@@ -2,6 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from generation import selectors
+from generation.management.owner import add_owner_argument, owner_from_options
 from generation.run_services import matched_budget_plans, matched_pool_name, pool_generate
 from generation.services import PoolImportError
 
@@ -21,14 +22,17 @@ class Command(BaseCommand):
         parser.add_argument("--images", type=int, required=True, help="Images per pool.")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the first image in every pool.")
         parser.add_argument("--prefix", default="", help="Prefix for the pools' names.")
+        add_owner_argument(parser)
 
     def handle(self, *args, **options):
+        owner = owner_from_options(options)
         entries = [_entry(ref) for ref in options["runs"]]
         try:
             value, plans = matched_budget_plans(entries=entries, by=options["by"], value=options["at"])
             for plan in plans:
                 name = matched_pool_name(plan, by=options["by"], value=value, prefix=options["prefix"])
-                report = pool_generate(plan=plan, images=options["images"], name=name, seed=options["seed"])
+                report = pool_generate(plan=plan, images=options["images"], name=name, seed=options["seed"],
+                                       created_by=owner)
                 pool = report.pool
                 self.stdout.write(
                     f'"{pool.name}": {len(report.imported)} images, iteration {pool.iteration}, '

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from django.core.management.base import BaseCommand, CommandError
 
 from generation import selectors
+from generation.management.owner import add_owner_argument, owner_from_options
 from generation.management.progress import ProgressBar
 from generation.models import TrainingRun
 from generation.run_services import TrainingRunError, training_run_create, training_run_execute, training_run_resume
@@ -53,6 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                             help="A family option, e.g. --option scale=2 (repeatable; values are JSON).")
         parser.add_argument("--queue", action="store_true", help="Queue the run on the Celery workers and return.")
+        add_owner_argument(parser)
 
     def handle(self, *args, **options):
         try:
@@ -78,7 +80,8 @@ class Command(BaseCommand):
         if family_options := _key_values(options["option"], "--option"):
             overrides["family_options"] = family_options
         return training_run_create(
-            family=options["model"], options=overrides, name=options["name"], queue=options["queue"]
+            family=options["model"], options=overrides, name=options["name"], queue=options["queue"],
+            created_by=owner_from_options(options),
         )
 
     def _resume(self, options) -> TrainingRun:

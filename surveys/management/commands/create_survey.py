@@ -10,6 +10,7 @@ import dataclasses
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from generation.management.owner import add_owner_argument, owner_from_options
 from generation.models import ImagePool
 from surveys import crowd, services
 from surveys.models import Survey
@@ -44,11 +45,13 @@ class Command(BaseCommand):
         parser.add_argument("--prolific-screened-out-code", default="", help="Prolific's code for screened-out participants.")
         parser.add_argument("--open", action="store_true", help="Open the survey to participants now.")
         parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the site is reached, for the links.")
+        add_owner_argument(parser)
 
     def handle(self, *args, **options):
         if options["preset"] and options["preset"] not in PRESETS:
             raise CommandError(f"No preset named {options['preset']!r}; choose one of {', '.join(PRESETS)}.")
         base = PRESETS[options["preset"]].protocol if options["preset"] else Protocol()
+        owner = owner_from_options(options)
         try:
             protocol = protocol_with_changes(base, options["changes"])
             survey = services.survey_create(
@@ -57,7 +60,7 @@ class Command(BaseCommand):
                 attention_bad_pool=_pool(options["attention_pool"]) if options["attention_pool"] else None,
                 attention_real_pool=_pool(options["attention_real_pool"]) if options["attention_real_pool"] else None,
                 prolific_completion_code=options["prolific_code"],
-                prolific_screened_out_code=options["prolific_screened_out_code"],
+                prolific_screened_out_code=options["prolific_screened_out_code"], created_by=owner,
             )
             if options["open"]:
                 services.survey_open(survey=survey)

@@ -162,17 +162,24 @@
 
   /* Resolves with {status, data} once the server has decided (answered, or refused with a 4xx);
    * retries network failures, 5xx and unreadable replies forever, with a backoff (0.5 s doubling
-   * up to 10 s), calling onRetry after each failure. */
+   * up to 10 s), calling onRetry after each failure. A 429 (too many requests) is not a decision
+   * either: it is retried too, no sooner than the server's retry_after. */
   function untilDecided(send, onRetry) {
     var attempt = 0;
     function tryOnce() {
       attempt += 1;
+      var notBefore = 0;
       return send(attempt).then(function (reply) {
+        if (reply.status === 429) {
+          notBefore = 1000 * Number((reply.data && reply.data.retry_after) || 1);
+          throw new Error("rate limited");
+        }
         if (reply.status >= 500 || reply.data === null && reply.status < 400) { throw new Error("server " + reply.status); }
         return reply;
       }).catch(function () {
         onRetry(attempt);
-        return wait(Math.min(MAX_RETRY_DELAY_MS, 500 * Math.pow(2, attempt - 1))).then(tryOnce);
+        var backoff = Math.min(MAX_RETRY_DELAY_MS, 500 * Math.pow(2, attempt - 1));
+        return wait(Math.max(backoff, notBefore)).then(tryOnce);
       });
     }
     return tryOnce();
