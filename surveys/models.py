@@ -151,6 +151,14 @@ class Participant(models.Model):
     )
     exclusion_reason = models.CharField(max_length=500, blank=True, help_text="Why analysis leaves this participant out.")
     screened_out_at = models.DateTimeField(null=True, blank=True, help_text="Failed the qualification: the session ended there.")
+    # Answers come strictly in order, so the answered trials are always the first ``answered_count``: the current
+    # trial is one indexed lookup (position = answered_count). Only response_record changes it, in the transaction
+    # that stores the answer.
+    answered_count = models.PositiveIntegerField(default=0, editable=False, help_text="Trials answered so far.")
+    stages = models.JSONField(
+        default=dict, blank=True, editable=False,
+        help_text="Where each stage starts and its size, and the trial count (surveys.stages), written with the trials.",
+    )
 
     class Meta:
         ordering = ["survey", "created_at"]

@@ -12,7 +12,12 @@ SESSION_KEY = "evalsite.participant.{slug}"
 
 
 def session_participant(request: HttpRequest, survey: Survey) -> Participant | None:
-    return participant_for_token(survey=survey, token=request.session.get(SESSION_KEY.format(slug=survey.slug)))
+    return session_participant_of(request, survey.slug)
+
+
+def session_participant_of(request: HttpRequest, slug: str) -> Participant | None:
+    """This browser's participant in the survey ``slug``, its survey loaded with it (one query on every answer)."""
+    return participant_for_token(slug=slug, token=request.session.get(SESSION_KEY.format(slug=slug)))
 
 
 def session_participant_set(request: HttpRequest, participant: Participant) -> None:
@@ -24,11 +29,11 @@ def participant_page(view):
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
-        survey = get_object_or_404(Survey, slug=slug)
-        participant = session_participant(request, survey)
+        participant = session_participant_of(request, slug)
         if participant is None:
+            get_object_or_404(Survey, slug=slug)
             return redirect("surveys:welcome", slug=slug)
-        return view(request, survey, participant)
+        return view(request, participant.survey, participant)
 
     return wrapper
 

@@ -26,7 +26,7 @@ from evalsite.ratelimit import rate_limited
 
 from . import services, specs
 from .models import Participant, Survey
-from .participant_pages import participant_page, render_page, session_participant
+from .participant_pages import participant_page, render_page, session_participant_of
 
 # The line above the images outside the test stage; trial.html's runner texts hold the same strings.
 STAGE_NOTES = {
@@ -51,11 +51,11 @@ def json_participant(view):
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
-        survey = get_object_or_404(Survey, slug=slug)
-        participant = session_participant(request, survey)
+        participant = session_participant_of(request, slug)
         if participant is None:
+            get_object_or_404(Survey, slug=slug)
             return _session_expired()
-        return view(request, survey, participant)
+        return view(request, participant.survey, participant)
 
     return wrapper
 
@@ -158,9 +158,9 @@ def _finite(value) -> bool:
 @require_POST
 def answer(request: HttpRequest, slug: str) -> HttpResponse:
     """Record an answer. Form posts are redirected to the next page; fetch() callers get JSON."""
-    survey = get_object_or_404(Survey, slug=slug)
-    participant = session_participant(request, survey)
+    participant = session_participant_of(request, slug)
     if participant is None:
+        get_object_or_404(Survey, slug=slug)
         return _answer_refused(request, slug, 403, _("Your session has expired. Please start again."))
     try:
         fields = _answer_fields(request.POST)
@@ -171,7 +171,6 @@ def answer(request: HttpRequest, slug: str) -> HttpResponse:
         return _answer_refused(request, slug, 400, str(error))
     if not _wants_json(request):
         return redirect("surveys:trial", slug=slug)
-    participant.refresh_from_db()
     return JsonResponse({
         "recorded": True,
         "created": created,

@@ -7,18 +7,28 @@ from django.shortcuts import get_object_or_404
 from generation.selectors import owned_by, pool_size_class
 
 from .models import Participant, Response, Survey, Trial
+from .stages import StageCounts
 
 
 def participant_current_trial(*, participant: Participant) -> Trial | None:
-    """The first trial without an answer; None once every trial is answered or the qualification screened them out."""
+    """The first trial without an answer; None once every trial is answered or the qualification screened them out.
+
+    Answers come in order, so it is the trial at position ``answered_count``: one indexed lookup.
+    """
     if participant.screened_out_at is not None:
         return None
     return (
-        participant.trials.filter(response__isnull=True)
+        participant.trials.filter(position=participant.answered_count)
         .select_related("left_arm", "right_arm", "left_image", "right_image")
-        .order_by("position")
         .first()
     )
+
+
+def participant_stage_counts(*, participant: Participant) -> StageCounts:
+    """Where each stage starts and its size: stored when the participant started; counted for one made otherwise."""
+    if participant.stages:
+        return StageCounts.from_json(participant.stages)
+    return StageCounts.of_trials(participant.trials.values_list("phase", "block", "position"))
 
 
 def block_answers_before(*, trial: Trial) -> list[bool | None]:
@@ -61,10 +71,11 @@ def participant_qualification_accuracy(*, participant: Participant) -> dict[str,
     return accuracy
 
 
-def participant_for_token(*, survey: Survey, token: str | None) -> Participant | None:
+def participant_for_token(*, slug: str, token: str | None) -> Participant | None:
+    """The participant holding ``token`` in the survey ``slug``, with its survey."""
     if not token:
         return None
-    return Participant.objects.filter(survey=survey, token=token).first()
+    return Participant.objects.select_related("survey").filter(survey__slug=slug, token=token).first()
 
 
 def survey_list_for_researcher(*, user) -> QuerySet[Survey]:

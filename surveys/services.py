@@ -17,9 +17,10 @@ from generation.models import ImagePool
 from . import selectors, timing
 from .attention import blurred_pool
 from .design import PlanArm, main_trial_count, survey_plan
-from .models import DEFAULT_REAL_FAKE_QUESTION, Participant, Response, Survey, SurveyArm, Trial
+from .models import DEFAULT_REAL_FAKE_QUESTION, Participant, Response, Survey, SurveyArm, Trial, new_seed
 from .protocol import PRESETS, Preset, Protocol, ProtocolError
-from .selectors import participant_current_trial
+from .selectors import participant_stage_counts
+from .stages import StageCounts
 
 MAX_CLIENT_TIMING_KEYS = 50
 MAX_CLIENT_TIMING_BYTES = 64 * 1024
@@ -283,11 +284,14 @@ def participant_start(*, survey: Survey, language: str = "en", user_agent: str =
     if survey.status != Survey.Status.OPEN:
         raise SurveyNotOpen("This survey is not open.")
     arms = _plan_arms(survey)
+    seed = new_seed()
+    plan = _plan(survey, seed, arms)
+    stages = StageCounts.of_trials((planned.phase, planned.block, planned.position) for planned in plan)
     with transaction.atomic():
         participant = Participant.objects.create(
-            survey=survey, language=language[:8], user_agent=user_agent[:500], **_clipped_identity(identity)
+            survey=survey, seed=seed, stages=stages.as_json(), language=language[:8], user_agent=user_agent[:500],
+            **_clipped_identity(identity),
         )
-        plan = _plan(survey, participant.seed, arms)
         Trial.objects.bulk_create(
             Trial(
                 participant=participant, position=planned.position, phase=planned.phase, block=planned.block,
@@ -337,8 +341,7 @@ def trial_exposure_ms(*, trial: Trial) -> int | None:
     staircase = trial.participant.survey.get_protocol().staircase
     if staircase is None or trial.phase != Trial.Phase.MAIN:
         return None
-    current = participant_current_trial(participant=trial.participant)
-    if current is None or current.pk != trial.pk:
+    if not _is_current(trial.participant, trial):
         return None  # earlier answers of the block are still to come
     answers = selectors.block_answers_before(trial=trial)
     exposure = staircase.exposure_after([bool(correct) for correct in answers])
@@ -383,32 +386,50 @@ def response_record(
     replayed POST) returns the stored one with created False and writes nothing. A different
     answer to an answered trial raises AnswerConflict; an answer to a later trial, or any new
     answer after the qualification screened the participant out, raises TrialNotCurrent.
+    ``participant`` is brought up to date: its progress, completion and exclusion as the answer left them.
     """
     _check_answer(choice, reaction_time_ms, client_timing)
     with transaction.atomic():
         # Lock the participant so that two simultaneous answers are decided one after the other.
-        participant = Participant.objects.select_for_update().select_related("survey").get(pk=participant.pk)
-        trial = participant.trials.filter(position=position).select_related("response").first()
-        if trial is None:
-            raise TrialNotCurrent("There is no such trial.")
-        existing = getattr(trial, "response", None)
-        if existing is not None:
-            return _repeated_answer(existing, choice), False
-        _check_current(participant, trial)
-        trial.participant = participant
-        response = _create_response(trial, choice, reaction_time_ms, client_timing)
-        if response is None:
-            # A concurrent request won the race (the database that ignores row locks, SQLite, gets here).
-            return _repeated_answer(Response.objects.get(trial=trial), choice), False
-        _after_answer(participant, trial)
+        locked = Participant.objects.select_for_update().select_related("survey").get(pk=participant.pk)
+        try:
+            return _record_locked(locked, position, choice, reaction_time_ms, client_timing)
+        finally:
+            for field in PROGRESS_FIELDS:
+                setattr(participant, field, getattr(locked, field))
+
+
+# What an answer can change on its participant.
+PROGRESS_FIELDS = ("answered_count", "completed_at", "screened_out_at", "exclusion_reason")
+
+
+def _record_locked(participant: Participant, position: int, choice: str, reaction_time_ms, client_timing):
+    trial = participant.trials.filter(position=position).select_related("response").first()
+    if trial is None:
+        raise TrialNotCurrent("There is no such trial.")
+    trial.participant = participant
+    existing = getattr(trial, "response", None)
+    if existing is not None:
+        return _repeated_answer(existing, choice), False
+    _check_current(participant, trial)
+    response = _create_response(trial, choice, reaction_time_ms, client_timing)
+    if response is None:
+        # A concurrent request won the race (the database that ignores row locks, SQLite, gets here).
+        stored = Response.objects.get(trial=trial)
+        stored.trial = trial
+        return _repeated_answer(stored, choice), False
+    _after_answer(participant, trial)
     return response, True
+
+
+def _is_current(participant: Participant, trial: Trial) -> bool:
+    return participant.screened_out_at is None and trial.position == participant.answered_count
 
 
 def _check_current(participant: Participant, trial: Trial) -> None:
     if participant.screened_out_at is not None:
         raise TrialNotCurrent("This session ended after the qualification trials.")
-    current = participant_current_trial(participant=participant)
-    if current is None or current.pk != trial.pk:
+    if not _is_current(participant, trial):
         raise TrialNotCurrent("This is not the current trial.")
 
 
@@ -452,9 +473,12 @@ def _after_answer(participant: Participant, trial: Trial) -> None:
         _exclude_after_attention_failures(participant, protocol)
     if trial.phase == Trial.Phase.QUALIFICATION and selectors.is_last_of_phase(trial=trial):
         _screen_out_below_threshold(participant, protocol)
-    if participant.screened_out_at is None and not participant.trials.filter(position__gt=trial.position).exists():
+    participant.answered_count = trial.position + 1
+    changed = ["answered_count"]
+    if participant.screened_out_at is None and participant.answered_count >= participant_stage_counts(participant=participant).total:
         participant.completed_at = timezone.now()
-        participant.save(update_fields=["completed_at"])
+        changed.append("completed_at")
+    participant.save(update_fields=changed)
 
 
 def _exclude_after_attention_failures(participant: Participant, protocol: Protocol) -> None:

@@ -10,9 +10,7 @@ browser measures, the server says yes or no, and why, in the participant's langu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.db.models import Count, Max, Min
+from django.db.models import Max
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -21,17 +19,10 @@ from generation.models import PoolImage
 from . import services
 from .models import Participant, Survey, Trial
 from .protocol import Protocol
-from .selectors import participant_current_trial
+from .selectors import participant_stage_counts
+from .stages import STAGE_OF_PHASE, StageCounts
 
 LOOKAHEAD = 5  # specs sent after the current one, so the runner can decode their images in advance
-
-STAGE_OF_PHASE = {
-    Trial.Phase.TRAINING: "training",
-    Trial.Phase.QUALIFICATION: "qualification",
-    Trial.Phase.PRACTICE: "practice",
-    Trial.Phase.MAIN: "test",
-    Trial.Phase.ATTENTION: "test",  # an attention check must look like any main trial
-}
 
 # Device limits for timed surveys (docs/participant-protocol.md, "Presentation").
 MIN_FRAME_MS = 5.0
@@ -40,27 +31,6 @@ MAX_FRAME_SD_MS = 2.0
 # Stimuli are drawn at most this wide (CSS px) and must get at least min(natural width, this) on screen.
 MAX_STIMULUS_PX = 512
 MIN_STIMULUS_PX = 256
-
-
-@dataclass(frozen=True)
-class StageCounts:
-    """Where each stage starts and how many trials it has, and where each block of the test stage starts."""
-
-    first: dict[str, int]
-    size: dict[str, int]
-    block_starts: frozenset[int]
-
-    @classmethod
-    def of(cls, participant: Participant) -> StageCounts:
-        first: dict[str, int] = {}
-        size: dict[str, int] = {}
-        for row in participant.trials.values("phase").annotate(first=Min("position"), n=Count("id")):
-            stage = STAGE_OF_PHASE[row["phase"]]
-            first[stage] = min(first.get(stage, row["first"]), row["first"])
-            size[stage] = size.get(stage, 0) + row["n"]
-        test_phases = [Trial.Phase.MAIN, Trial.Phase.ATTENTION]
-        starts = participant.trials.filter(phase__in=test_phases).values("block").annotate(first=Min("position"))
-        return cls(first, size, frozenset(row["first"] for row in starts))
 
 
 def runner_state(participant: Participant) -> dict:
@@ -74,7 +44,7 @@ def runner_state(participant: Participant) -> dict:
         "mask_count": protocol.mask_count,
         "mask_ms": protocol.mask_ms,
         "countdown_s": protocol.countdown_s,
-        "total": participant.trials.count(),
+        "total": participant_stage_counts(participant=participant).total,
         "finished": participant.is_finished,
         "done_url": reverse("surveys:done", kwargs={"slug": survey.slug}),
         "trials": upcoming_specs(participant, protocol),
@@ -86,16 +56,18 @@ def upcoming_specs(participant: Participant, protocol: Protocol | None = None) -
     if participant.is_finished:
         return []
     protocol = protocol or participant.survey.get_protocol()
-    current = participant_current_trial(participant=participant)
-    if current is None:
-        return []
+    # Answers come in order: the current trial is the one at answered_count, the next ones follow it.
     upcoming = (
-        participant.trials.filter(position__gte=current.position)
+        participant.trials.filter(position__gte=participant.answered_count)
         .select_related("left_image", "right_image", "left_arm__pool")
         .order_by("position")[: LOOKAHEAD + 1]
     )
-    counts = StageCounts.of(participant)
-    return [trial_spec(trial, protocol, counts, current=trial.pk == current.pk) for trial in upcoming]
+    counts = participant_stage_counts(participant=participant)
+    specs = []
+    for trial in upcoming:
+        trial.participant = participant
+        specs.append(trial_spec(trial, protocol, counts, current=trial.position == participant.answered_count))
+    return specs
 
 
 def trial_spec(trial: Trial, protocol: Protocol, counts: StageCounts, *, current: bool) -> dict:

@@ -16,7 +16,7 @@ from evalsite.ratelimit import rate_limited
 from . import crowd, services
 from .models import Participant, Survey
 from .participant_pages import participant_page, render_page, session_participant, session_participant_set
-from .specs import StageCounts
+from .selectors import participant_stage_counts
 
 SCREENED_OUT_READING_S = 10
 
@@ -118,7 +118,7 @@ def instructions(request: HttpRequest, survey: Survey, participant: Participant)
     if participant.is_finished:
         return redirect("surveys:done", slug=survey.slug)
     protocol = survey.get_protocol()
-    stages = StageCounts.of(participant).size
+    stages = participant_stage_counts(participant=participant).size
     return render_page(
         request, "instructions.html", survey,
         instructions=survey.text_for("instructions", get_language()),

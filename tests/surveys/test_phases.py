@@ -1,11 +1,15 @@
 """Answers through the services: choices per trial, correctness, timing validity, attention exclusion,
 qualification screen-out, the adaptive exposure, feedback and completion."""
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 
 from surveys import services
-from surveys.models import Response, Trial
+from surveys.models import Participant, Response, Trial
 from surveys.protocol import Protocol, Staircase
 from surveys.selectors import participant_current_trial
+from surveys.stages import StageCounts
 from surveys.timing import frames_for
 
 pytestmark = pytest.mark.django_db
@@ -261,3 +265,31 @@ def test_every_phase_must_be_answered_before_completion(start):
     assert phases[:6] == ["training"] * 2 + ["qualification"] * 2 + ["practice"] * 2
     assert sorted(phases[6:]) == ["attention", "main", "main", "main"]
     assert participant.completed_at is not None and participant.exclusion_reason == ""
+
+
+# --- The stored progress ------------------------------------------------------------------------------
+
+
+def test_stored_stages_and_progress_match_the_trials_and_answers(start):
+    participant = start(kind="real_fake", trials=8, training_examples=2, practice_trials=2, blocks=2, attention_checks=2)
+    trials = list(participant.trials.order_by("position"))
+    counted = StageCounts.of_trials((trial.phase, trial.block, trial.position) for trial in trials)
+    assert StageCounts.from_json(participant.stages) == counted
+    assert counted.total == len(trials) == 14 and counted.size == {"training": 2, "practice": 2, "test": 10}
+    assert counted.first == {"training": 0, "practice": 2, "test": 4} and len(counted.block_starts) == 2
+    for _ in range(5):
+        answer(participant)
+    assert Participant.objects.get(pk=participant.pk).answered_count == 5 == Response.objects.count()
+    assert participant_current_trial(participant=participant).position == 5
+
+
+def test_the_migration_backfills_participants_started_before_it(start):
+    migration = importlib.import_module("surveys.migrations.0003_participant_progress")
+    participant = start(kind="pairwise", trials=6, practice_trials=2)
+    for _ in range(3):
+        answer(participant)
+    stored = Participant.objects.values("answered_count", "stages").get(pk=participant.pk)
+    Participant.objects.update(answered_count=0, stages={})
+    migration.backfill(django_apps, None)
+    assert Participant.objects.values("answered_count", "stages").get(pk=participant.pk) == stored
+    assert stored["answered_count"] == 3 and stored["stages"]["total"] == 8

@@ -8,6 +8,8 @@ import re
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generation.services import pool_import
@@ -268,6 +270,26 @@ def test_conflicting_json_answer_says_so(client, take):
     refused = answer(client, survey, spec, "right")
     assert refused.status_code == 409 and refused.json() == {"recorded": False, "conflict": True,
                                                              "error": refused.json()["error"]}
+
+
+# The round trips of one answer: session, participant with its survey, BEGIN, participant locked, the trial,
+# SAVEPOINT, INSERT, RELEASE, progress UPDATE, COMMIT, the next specs. What a load of participants pays per answer.
+MAX_ANSWER_QUERIES = 11
+
+
+@pytest.mark.parametrize("trials", [6, 60])
+def test_an_answer_costs_the_same_few_queries_whatever_the_participant_s_progress(client, take, trials):
+    survey = take(trials=trials)
+    replies = client.get(url("trials", survey)).json()["trials"]
+    counts = []
+    for _ in range(4):
+        with CaptureQueriesContext(connection) as queries:
+            reply = answer(client, survey, replies[0], "left")
+        assert reply.status_code == 200 and reply.json()["created"] is True
+        counts.append(len(queries))
+        replies = reply.json()["trials"]
+    assert len(set(counts)) == 1 and counts[0] <= MAX_ANSWER_QUERIES, [q["sql"] for q in queries.captured_queries]
+    assert participant_of(survey).answered_count == 4
 
 
 def test_endpoints_without_a_session_answer_403_in_json(client, take):
