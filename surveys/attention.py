@@ -24,11 +24,12 @@ MIN_BLUR_PX = 4
 def blurred_pool(*, source: ImagePool, count: int = 50, created_by=None) -> ImagePool:
     """A pool of ``count`` (or all, if fewer) heavily blurred images of ``source``, marked obviously bad.
 
-    Made once per source content: a pool already blurred from a source with the same fingerprint is
-    reused. Call it outside a transaction that might roll back (as pool_import asks).
+    Made once per source content and owner: a pool ``created_by`` already blurred from a source with the
+    same fingerprint is reused; another researcher's never is (each sees and deletes only their own
+    pools). Call it outside a transaction that might roll back (as pool_import asks).
     """
     fingerprint = _fingerprint(source)
-    existing = _existing(fingerprint)
+    existing = _existing(fingerprint, created_by)
     if existing is not None:
         return existing
     images = list(source.images.order_by("id")[:count])
@@ -40,7 +41,7 @@ def blurred_pool(*, source: ImagePool, count: int = 50, created_by=None) -> Imag
                            kind=ImagePool.Kind.GENERATED, created_by=created_by).pool
     except PoolImportError:
         # Another request made the same pool a moment ago: use theirs.
-        existing = _existing(fingerprint)
+        existing = _existing(fingerprint, created_by)
         if existing is None:
             raise
         return existing
@@ -60,9 +61,9 @@ def _description(source: ImagePool, fingerprint: str) -> str:
             f"Source fingerprint: {fingerprint}")
 
 
-def _existing(fingerprint: str) -> ImagePool | None:
+def _existing(fingerprint: str, created_by) -> ImagePool | None:
     return (
-        ImagePool.objects.filter(obviously_bad=True, name__startswith=NAME_PREFIX,
+        ImagePool.objects.filter(obviously_bad=True, name__startswith=NAME_PREFIX, created_by=created_by,
                                  description__endswith=f"Source fingerprint: {fingerprint}")
         .order_by("id")
         .first()

@@ -51,3 +51,13 @@ def test_another_source_with_a_clashing_name_gets_its_own_pool(make_pool):
     pool = blurred_pool(source=other)
     assert pool.name.startswith("blurred: other (") and pool.obviously_bad
     assert blurred_pool(source=source).pk != pool.pk
+
+
+def test_each_researcher_gets_their_own_blurred_pool_of_the_same_content(make_pool, django_user_model):
+    first, second = (django_user_model.objects.create_user(name, password="pw-for-tests-only") for name in ("ann", "bo"))
+    source = make_pool("photos", count=4, kind="real")
+    theirs = blurred_pool(source=source, created_by=first)
+    mine = blurred_pool(source=source, created_by=second)
+    assert mine.pk != theirs.pk and (mine.created_by, theirs.created_by) == (second, first)
+    assert blurred_pool(source=source, created_by=second).pk == mine.pk
+    assert blurred_pool(source=source, created_by=first).pk == theirs.pk
