@@ -65,7 +65,7 @@ def wait_seconds(request: HttpRequest, scope: str) -> int:
         logger.warning("rate limit cache unavailable; %s request let through", scope, exc_info=True)
         return 0
     wait_s = max((window.wait_s for window, count in zip(windows, counts) if count > window.limit), default=0)
-    # Asked only over a limit: finding the user reads the session, which the image view has no other need for.
+    # Asked only over a limit: finding the user reads the session, which a request under every limit may never need.
     return wait_s if wait_s and not request.user.is_authenticated else 0
 
 

@@ -49,8 +49,14 @@ def pool_name_taken(*, name: str) -> bool:
     return ImagePool.objects.filter(name=name.strip()).exists()
 
 
-def image_by_public_id(*, public_id: str) -> PoolImage | None:
-    return PoolImage.objects.only("public_id", "file", "pool_id", "width", "height").filter(public_id=public_id).first()
+# What serving an image reads of it (generation.image_serving).
+SERVED_IMAGE_FIELDS = ("public_id", "file", "pool_id", "width", "height")
+
+
+def image_for_researcher(*, user, public_id: str) -> PoolImage | None:
+    """The image ``public_id`` if its pool is one ``user`` may see, else None (one query)."""
+    visible_pools = owned_by(ImagePool.objects.all(), user=user)
+    return PoolImage.objects.only(*SERVED_IMAGE_FIELDS).filter(public_id=public_id, pool__in=visible_pools).first()
 
 
 def image_size_class(*, image: PoolImage) -> tuple[int, int]:

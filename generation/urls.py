@@ -4,9 +4,9 @@ from generation import run_views, views
 
 app_name = "generation"
 urlpatterns = [
-    # Participants (anonymous): the only way an image reaches a browser.
-    path("img/<slug:public_id>", views.image, name="image"),
     # Researchers (login required)
+    # Any image of a pool the researcher may see; participants load theirs through surveys:image.
+    path("img/<slug:public_id>", views.image, name="image"),
     path("r/pools/", views.pool_list, name="pool_list"),
     path("r/pools/import/", views.pool_import, name="pool_import"),
     path("r/pools/<int:pk>/", views.pool_detail, name="pool_detail"),

@@ -1,55 +1,32 @@
-import hashlib
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.cache import get_conditional_response
-from django.utils.http import quote_etag
 from django.views.decorators.http import require_POST, require_safe
 
 from evalsite.ratelimit import rate_limited
-from generation import imaging, selectors, services
+from generation import selectors, services
 from generation.forms import PoolImportForm
+from generation.image_serving import NO_SUCH_IMAGE, serve_image
 from generation.models import PoolImport
 
 THUMBNAILS_PER_PAGE = 200
-# Part of every ETag: a change to how images are served (imaging.served_png) must not be answered with 304.
-SERVED_ENCODING = "uniform-png-1"
 
 
 @rate_limited("image")
+@login_required
 @require_safe
 def image(request, public_id: str):
-    """Anonymous: participants' browsers load every image through here.
+    """Researchers: an image of a pool they may see (the pool page's thumbnails, the admin's), else 404.
 
-    Every image of a survey comes out alike but for its pixels: the survey's one size, the same
-    uncompressed PNG layout and so the same length (imaging.served_png), and the same headers. The ETag
-    is a digest of the public id and the size; there is no Last-Modified (import dates differ between
-    pools), no file name and no header of our own.
+    Participants load the images of their own trials through surveys:image instead; both are served by
+    image_serving.serve_image, so the two cannot drift apart.
     """
-    found = selectors.image_by_public_id(public_id=public_id)
+    found = selectors.image_for_researcher(user=request.user, public_id=public_id)
     if found is None:
-        raise Http404("No such image.")
-    size = selectors.image_size_class(image=found)
-    etag = quote_etag(_image_etag(public_id, size))
-    response = get_conditional_response(request, etag=etag) or _image_response(found, size)
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, max-age=86400"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def _image_etag(public_id: str, size: tuple[int, int]) -> str:
-    return hashlib.sha256(f"{public_id}:{size[0]}x{size[1]}:{SERVED_ENCODING}".encode()).hexdigest()[:32]
-
-
-def _image_response(found, size: tuple[int, int]) -> HttpResponse:
-    png = selectors.image_png(image=found)
-    if png is None:
-        raise Http404("No such image.")
-    return HttpResponse(imaging.served_png(png, size=size), content_type="image/png")
+        raise Http404(NO_SUCH_IMAGE)
+    return serve_image(request, found)
 
 
 @login_required

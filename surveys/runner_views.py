@@ -6,6 +6,7 @@
   form posts are redirected to the next page.
 - ``POST check/``   stores the browser's refresh and window measurements and says whether a timed
   survey can run on it.
+- ``GET  img/<id>`` an image of this participant's trials near the current one; any other is a 404.
 
 The contract between these and the runner is docs/participant-protocol.md.
 """
@@ -14,17 +15,18 @@ import hashlib
 import json
 import math
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from evalsite.ratelimit import rate_limited
+from generation.image_serving import NO_SUCH_IMAGE, serve_image
 
-from . import services, specs
+from . import selectors, services, specs
 from .models import Participant, Survey
 from .participant_pages import participant_page, render_page, session_participant_of
 
@@ -102,6 +104,22 @@ def _runner_config(survey: Survey, participant: Participant, timed: bool) -> dic
 @json_participant
 def trials(request: HttpRequest, survey: Survey, participant: Participant) -> HttpResponse:
     return JsonResponse(specs.runner_state(participant))
+
+
+@rate_limited("image")
+@require_safe
+def image(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
+    """An image of this browser's participant's trials: the one just answered, the current one, the preloaded ones.
+
+    Anything else (no session, another participant's image, a later trial's, an unknown id) is the one same 404,
+    decided before the ETag is looked at, so that neither a body nor a 304 confirms that an image exists.
+    """
+    participant = session_participant_of(request, slug)
+    found = None if participant is None else selectors.participant_trial_image(
+        participant=participant, public_id=public_id, ahead=specs.LOOKAHEAD)
+    if found is None:
+        raise Http404(NO_SUCH_IMAGE)
+    return serve_image(request, found)
 
 
 @rate_limited("check")

@@ -1,10 +1,11 @@
 """Reads for survey pages: no writes here."""
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from generation.selectors import owned_by, pool_size_class
+from generation.models import PoolImage
+from generation.selectors import SERVED_IMAGE_FIELDS, owned_by, pool_size_class
 
 from .models import Participant, Response, Survey, Trial
 from .stages import StageCounts
@@ -22,6 +23,21 @@ def participant_current_trial(*, participant: Participant) -> Trial | None:
         .select_related("left_arm", "right_arm", "left_image", "right_image")
         .first()
     )
+
+
+def participant_trial_image(*, participant: Participant, public_id: str, ahead: int) -> PoolImage | None:
+    """The image ``public_id`` if a trial of ``participant`` near the current one shows it, else None (one query).
+
+    Near means from the trial just answered (its feedback may still be on screen) to ``ahead`` trials past the
+    current one (those the runner preloads). None alike for another participant's image, one of a later trial
+    and an id that does not exist, so that no answer tells them apart.
+    """
+    if participant.screened_out_at is not None:
+        return None  # the session ended: nothing more to look at
+    current = participant.answered_count
+    window = participant.trials.filter(position__range=(max(current - 1, 0), current + ahead))
+    shown = window.filter(Q(left_image=OuterRef("pk")) | Q(right_image=OuterRef("pk")))
+    return PoolImage.objects.only(*SERVED_IMAGE_FIELDS).filter(Exists(shown), public_id=public_id).first()
 
 
 def participant_stage_counts(*, participant: Participant) -> StageCounts:

@@ -105,7 +105,8 @@ def _exposure_ms(trial: Trial, adaptive: bool, current: bool) -> int | None:
 
 def _image_urls(trial: Trial) -> list[str]:
     images = [trial.left_image] + ([trial.right_image] if trial.right_image_id else [])
-    return [reverse("generation:image", kwargs={"public_id": image.public_id}) for image in images]
+    slug = trial.participant.survey.slug  # upcoming_specs sets trial.participant, whose survey is loaded with it
+    return [reverse("surveys:image", kwargs={"slug": slug, "public_id": image.public_id}) for image in images]
 
 
 def _label(trial: Trial) -> str:

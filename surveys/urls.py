@@ -11,6 +11,8 @@ urlpatterns = [
     path("s/<slug:slug>/answer/", runner_views.answer, name="answer"),
     path("s/<slug:slug>/trials/", runner_views.trials, name="trials"),
     path("s/<slug:slug>/check/", runner_views.check, name="check"),
+    # The only way an image reaches a participant: those of their own trials around the current one.
+    path("s/<slug:slug>/img/<slug:public_id>", runner_views.image, name="image"),
     path("s/<slug:slug>/done/", views.done, name="done"),
     # Researchers (login required)
     path("r/", researcher_views.dashboard, name="dashboard"),

@@ -151,6 +151,8 @@ def _assert_nothing_leaks(traffic, html_pages, page) -> None:
         assert not any(secret in html for secret in forbidden)
     image_headers = [headers for url, headers, _body in traffic if "/img/" in url]
     assert image_headers, "the trial pages loaded their images"
+    # Through the participant's own image URL, each one served (a refusal would be a 404 page, not a PNG).
+    assert all(re.search(r"/s/[\w-]+/img/[\w-]{22}$", url) for url, _headers, _body in traffic if "/img/" in url)
     assert {h["content-type"] for h in image_headers} == {"image/png"}
     assert len({tuple(sorted(k for k in h if k not in ("content-length", "etag", "date"))) for h in image_headers}) == 1
     assert not any("last-modified" in h or "content-disposition" in h for h in image_headers)

@@ -1,8 +1,8 @@
 """Media in an S3-compatible bucket (EVALSITE_S3_BUCKET), against a real S3 server run offline: moto's.
 
 The storage is configured by the settings' own ``media_storage`` from the variables a deployment sets. A pool
-goes in through the researcher's import page and comes back out through the anonymous image view; the bucket
-itself never serves anyone.
+goes in through the researcher's import page and comes back out through the image views (a participant's of
+their survey, the researcher's of their pool); the bucket itself never serves anyone.
 """
 import io
 import socket
@@ -14,7 +14,6 @@ import zipfile
 import boto3
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 from PIL import Image
@@ -22,7 +21,9 @@ from PIL import Image
 import evalsite.settings as site_settings
 from generation import services
 from generation.models import PoolImage, PoolImport
+from surveys import services as survey_services
 from tests.images import image_bytes
+from tests.participant_images import spec_image_urls, started_participant
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +76,8 @@ def zip_upload(entries: dict[str, bytes]) -> SimpleUploadedFile:
     return SimpleUploadedFile("pool.zip", buffer.getvalue(), content_type="application/zip")
 
 
-def test_an_imported_pool_is_stored_in_the_bucket_and_served_by_the_image_view(
-        bucket, researcher_client, django_capture_on_commit_callbacks):
+def test_an_imported_pool_is_stored_in_the_bucket_and_served_by_the_image_views(
+        bucket, researcher_client, django_capture_on_commit_callbacks, make_pool):
     sources = {f"cat-{seed}.png": image_bytes(size=(24, 16), seed=seed) for seed in range(3)}
     with django_capture_on_commit_callbacks(execute=True):
         response = researcher_client.post(reverse("generation:pool_import"),
@@ -89,11 +90,17 @@ def test_an_imported_pool_is_stored_in_the_bucket_and_served_by_the_image_view(
     assert keys_in(bucket) == sorted(image.file.name for image in images)
     assert all(key.startswith("pool_images/") for key in keys_in(bucket))
 
+    # A participant of a survey of the pool: its three trials show each of the three images once.
+    survey = survey_services.survey_open(survey=survey_services.survey_create(
+        name="cats survey", pools=[images[0].pool, make_pool("dogs", count=3)], trials_per_participant=3))
+    participant, _ = started_participant(survey, REMOTE_ADDR="203.0.113.20")
+    urls = {url.rsplit("/", 1)[1]: url for url in spec_image_urls(participant, survey)}
     s3, name = bucket
-    participant = Client(REMOTE_ADDR="203.0.113.20")
     for image in images:
-        served = participant.get(reverse("generation:image", kwargs={"public_id": image.public_id}))
-        assert served.status_code == 200
+        researchers = researcher_client.get(reverse("generation:image", kwargs={"public_id": image.public_id}))
+        served = participant.get(urls[image.public_id])
+        assert served.status_code == researchers.status_code == 200
+        assert served.content == researchers.content
         stored = s3.get_object(Bucket=name, Key=image.file.name)["Body"].read()
         assert pixels(served.content) == pixels(stored) == pixels(sources[image.source_name])
         # Nothing of the bucket shows: no redirect, no S3 header, no date or file name.

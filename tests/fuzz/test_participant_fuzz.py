@@ -214,7 +214,10 @@ def test_any_participant_url_is_answered_clearly(surveys):
     @given(st.sampled_from(clients), st.one_of(st.just(surveys[0].slug), st.text(min_size=1, max_size=40)),
            st.sampled_from(pages), st.text(max_size=40), st.text(min_size=1, max_size=60))
     def fuzz(client, slug, page, query, public_id):
-        for path in (f"/s/{quote(slug, safe='')}/{page}?{quote(query, safe='=&')}", f"/img/{quote(public_id, safe='')}"):
+        survey_path, image_id = f"/s/{quote(slug, safe='')}/", quote(public_id, safe="")
+        # The participant's image URL, and the researcher's, which a participant's session does not open either.
+        paths = (f"{survey_path}{page}?{quote(query, safe='=&')}", f"{survey_path}img/{image_id}", f"/img/{image_id}")
+        for path in paths:
             before = written()
             assert_clear(client.get(path), before)
 

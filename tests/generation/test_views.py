@@ -23,12 +23,13 @@ def image_url(image: PoolImage) -> str:
     return reverse("generation:image", kwargs={"public_id": image.public_id})
 
 
-# --- the anonymous image view -------------------------------------------------------------------------
+# --- the researcher's image view (participants' is tests/security/test_image_access.py) ------------------
+# The serving itself (image_serving.serve_image) is the same for both; here an owner fetches their own pool's.
 
 
-def test_image_view_serves_the_png_with_exactly_the_agreed_headers(client, make_pool):
-    image = make_pool("cats", count=1).images.get()
-    response = client.get(image_url(image))
+def test_image_view_serves_the_png_with_exactly_the_agreed_headers(researcher_client, own_pool):
+    image = own_pool("cats", count=1).images.get()
+    response = researcher_client.get(image_url(image))
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response["Cache-Control"] == "private, max-age=86400"
@@ -42,48 +43,51 @@ def test_image_view_serves_the_png_with_exactly_the_agreed_headers(client, make_
     assert len(response.content) == imaging.uniform_png_length(image.width, image.height)
 
 
-def test_image_url_and_headers_tell_nothing_about_the_pool(client, make_pool):
-    pool = make_pool("secret-dcgan-pool", count=1)
+def test_image_url_and_headers_tell_nothing_about_the_pool(researcher_client, own_pool):
+    pool = own_pool("secret-dcgan-pool", count=1)
     image = pool.images.get()
-    response = client.get(image_url(image))
+    response = researcher_client.get(image_url(image))
     visible = image_url(image) + " " + " ".join(f"{k}: {v}" for k, v in response.items())
     for secret in (pool.name, image.sha256, image.sha256[:12], image.source_name, pool.fingerprint[:12]):
         assert secret not in visible
 
 
-def test_images_of_different_pools_get_identical_headers(client, make_pool, settings):
-    first = make_pool("real", count=1, kind="real").images.get()
-    second = make_pool("fake", count=1, kind="generated").images.get()
+def test_images_of_different_pools_get_identical_headers(researcher_client, own_pool):
+    first = own_pool("real", count=1, kind="real").images.get()
+    second = own_pool("fake", count=1, kind="generated").images.get()
     ImagePool.objects.filter(name="fake").update(created_at="2001-01-01T00:00:00Z")
 
     def headers(image):
-        response = client.get(image_url(image))
+        response = researcher_client.get(image_url(image))
         return {k: v for k, v in response.items() if k not in ("ETag", "Content-Length")}
 
     assert headers(first) == headers(second)
     assert POOL_INDEPENDENT <= set(headers(first))
 
 
-def test_image_view_is_anonymous_and_read_only(client, make_pool):
-    image = make_pool("cats", count=1).images.get()
+def test_image_view_is_for_researchers_and_read_only(client, researcher, own_pool):
+    image = own_pool("cats", count=1).images.get()
+    anonymous = client.get(image_url(image))
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login"))
+    client.force_login(researcher)
     assert client.head(image_url(image)).status_code == 200
     assert client.post(image_url(image)).status_code == 405
 
 
-def test_unknown_image_is_404(client):
-    assert client.get(reverse("generation:image", kwargs={"public_id": "nope"})).status_code == 404
+def test_unknown_image_is_404(researcher_client):
+    assert researcher_client.get(reverse("generation:image", kwargs={"public_id": "nope"})).status_code == 404
 
 
-def test_image_with_missing_file_is_404(client, make_pool):
-    image = make_pool("cats", count=1).images.get()
+def test_image_with_missing_file_is_404(researcher_client, own_pool):
+    image = own_pool("cats", count=1).images.get()
     Path(image.file.path).unlink()
-    assert client.get(image_url(image)).status_code == 404
+    assert researcher_client.get(image_url(image)).status_code == 404
 
 
-def test_revalidation_with_etag_gives_304(client, make_pool):
-    image = make_pool("cats", count=1).images.get()
-    etag = client.get(image_url(image))["ETag"]
-    response = client.get(image_url(image), HTTP_IF_NONE_MATCH=etag)
+def test_revalidation_with_etag_gives_304(researcher_client, own_pool):
+    image = own_pool("cats", count=1).images.get()
+    etag = researcher_client.get(image_url(image))["ETag"]
+    response = researcher_client.get(image_url(image), HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 304
     assert response["Cache-Control"] == "private, max-age=86400"
     assert not response.has_header("Last-Modified")

@@ -1,10 +1,12 @@
-"""The image view serves real and generated images alike: same headers, same format, no metadata, one pixel size
-per survey and one byte length per size, however different the files they were imported from."""
+"""The image views serve real and generated images alike: same headers, same format, no metadata, one pixel size
+per survey and one byte length per size, however different the files they were imported from.
+
+Images of a survey are fetched as participants fetch them (tests.participant_images); an image in no survey, which
+no participant can load, by a superuser through the researcher's view: both go through image_serving.serve_image."""
 import io
 import struct
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from PIL import Image, ImageCms, PngImagePlugin
 
@@ -12,6 +14,8 @@ from generation import imaging
 from generation.services import pool_import
 from surveys import services
 from tests.images import write_images
+from tests.participant_images import every_image_through_participants
+from tests.security.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -73,13 +77,11 @@ def survey():
     return services.survey_open(survey=created)
 
 
-def image_urls(survey) -> dict[str, list[str]]:
-    """The survey's image URLs by pool kind."""
-    found = {}
-    for arm in survey.arms.select_related("pool"):
-        found[arm.pool.kind] = [reverse("generation:image", kwargs={"public_id": image.public_id})
-                                for image in arm.pool.images.all()]
-    return found
+def image_fetches(survey) -> dict[str, list[tuple]]:
+    """Every image of the survey by pool kind, each as (a participant's browser that may load it, its URL)."""
+    reachable = every_image_through_participants(survey)
+    return {arm.pool.kind: [reachable[image.public_id] for image in arm.pool.images.all()]
+            for arm in survey.arms.select_related("pool")}
 
 
 def png_chunks(data: bytes) -> list[bytes]:
@@ -97,9 +99,8 @@ def headers_but_etag(response) -> dict[str, str]:
 
 
 def test_real_and_generated_images_get_identical_headers(survey):
-    participant = Client()
-    urls = image_urls(survey)
-    responses = [participant.get(url) for kind in ("real", "generated") for url in urls[kind]]
+    fetches = image_fetches(survey)
+    responses = [participant.get(url) for kind in ("real", "generated") for participant, url in fetches[kind]]
     assert all(response.status_code == 200 for response in responses)
     first = headers_but_etag(responses[0])
     assert all(headers_but_etag(response) == first for response in responses)  # Content-Length included
@@ -109,8 +110,8 @@ def test_real_and_generated_images_get_identical_headers(survey):
 
 
 def test_every_image_of_a_survey_has_its_one_size_one_length_and_no_metadata(survey):
-    participant = Client()
-    bodies = {kind: [participant.get(url).content for url in urls] for kind, urls in image_urls(survey).items()}
+    bodies = {kind: [participant.get(url).content for participant, url in fetches]
+              for kind, fetches in image_fetches(survey).items()}
     every = bodies["real"] + bodies["generated"]
     largest = (36, 40)  # the widest image (the WebP) by the tallest (the JPEG, 30×40 once turned by its EXIF)
     assert {len(body) for body in every} == {imaging.uniform_png_length(*largest)}
@@ -123,14 +124,15 @@ def test_every_image_of_a_survey_has_its_one_size_one_length_and_no_metadata(sur
 
 
 def test_revalidation_and_head_answer_alike_for_real_and_generated(survey):
-    participant = Client()
-    urls = image_urls(survey)
-    real, fake = urls["real"][0], urls["generated"][0]
-    revalidated = [participant.get(url, HTTP_IF_NONE_MATCH=participant.get(url)["ETag"]) for url in (real, fake)]
+    fetches = image_fetches(survey)
+    real, fake = fetches["real"][0], fetches["generated"][0]
+    revalidated = [participant.get(url, HTTP_IF_NONE_MATCH=participant.get(url)["ETag"])
+                   for participant, url in (real, fake)]
     assert [response.status_code for response in revalidated] == [304, 304]
     assert headers_but_etag(revalidated[0]) == headers_but_etag(revalidated[1])
-    heads = [participant.head(url) for url in (real, fake)]
-    assert headers_but_etag(heads[0]) == headers_but_etag(heads[1]) == headers_but_etag(participant.get(real))
+    heads = [participant.head(url) for participant, url in (real, fake)]
+    real_participant, real_url = real
+    assert headers_but_etag(heads[0]) == headers_but_etag(heads[1]) == headers_but_etag(real_participant.get(real_url))
 
 
 @pytest.fixture
@@ -141,27 +143,25 @@ def linked(make_pool, tmp_path):
     big = pool_import(name="big", source=tmp_path / "big").pool
     first = services.survey_create(name="first", pools=[small_a, small_b], trials_per_participant=2)
     services.survey_create(name="second", pools=[small_b, big], trials_per_participant=2)  # small_b is in both
-    return first
+    return services.survey_open(survey=first)
 
 
 def test_pools_shared_between_surveys_keep_every_survey_at_one_size(linked):
-    participant = Client()
     sizes = {Image.open(io.BytesIO(participant.get(url).content)).size
-             for urls in image_urls(linked).values() for url in urls}
+             for fetches in image_fetches(linked).values() for participant, url in fetches}
     assert sizes == {(32, 32)}  # small_a too: it shares a survey with small_b, which is served at 32 px
 
 
 def test_the_survey_page_says_when_linked_surveys_enlarge_its_images(linked, django_user_model):
-    from tests.security.conftest import logged_in
-
     admin = django_user_model.objects.create_superuser("root", password="pw-for-tests-only")
     page = logged_in(admin).get(reverse("surveys:survey_detail", kwargs={"pk": linked.pk})).content.decode()
     assert "reach participants at 32×32, not 16×16" in page
 
 
-def test_an_image_in_no_survey_keeps_its_own_size(make_pool):
-    image = make_pool("alone", count=1).images.get()
-    body = Client().get(reverse("generation:image", kwargs={"public_id": image.public_id})).content
+def test_an_image_in_no_survey_keeps_its_own_size(make_pool, django_user_model):
+    image = make_pool("alone", count=1).images.get()  # no owner: a superuser's to see, and no participant's
+    admin = logged_in(django_user_model.objects.create_superuser("root", password="pw-for-tests-only"))
+    body = admin.get(reverse("generation:image", kwargs={"public_id": image.public_id})).content
     assert Image.open(io.BytesIO(body)).size == (image.width, image.height) == (16, 16)
 
 

@@ -18,6 +18,7 @@ from surveys.models import (COMPLETION_CODE_ALPHABET, COMPLETION_CODE_LENGTH, Pa
                             new_completion_code, new_token)
 from surveys.participant_pages import SESSION_KEY
 from surveys.protocol import preset_protocol
+from tests.participant_images import participant_image_url
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def answer_current(client, survey) -> dict:
 def expected_images(participant: Participant, positions) -> list[list[str]]:
     """The image URLs of ``participant``'s own trials at ``positions``, read from the database."""
     rows = Trial.objects.filter(participant=participant, position__in=positions).order_by("position")
-    return [[reverse("generation:image", kwargs={"public_id": image.public_id})
+    return [[participant_image_url(participant.survey, image)
              for image in (trial.left_image, trial.right_image) if image is not None] for trial in rows]
 
 

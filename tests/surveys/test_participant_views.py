@@ -233,5 +233,5 @@ def test_trial_images_are_served_only_through_opaque_ids(client, survey):
     sources = re.findall(r'<img src="([^"]+)"', html)
     assert len(sources) == 2
     for source in sources:
-        assert re.fullmatch(r"/img/[A-Za-z0-9_-]{22}", source), source
+        assert re.fullmatch(rf"/s/{survey.slug}/img/[A-Za-z0-9_-]{{22}}", source), source
         assert client.get(source)["Content-Type"] == "image/png"

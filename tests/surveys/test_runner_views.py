@@ -121,7 +121,8 @@ def test_trials_reply_holds_the_current_trial_and_the_next_five(client, take):
     assert (first["stage"], first["number"], first["of"], first["exposure_ms"], first["label"]) == ("test", 1, 8, None, None)
     for spec in state["trials"]:
         assert len(spec["images"]) == 2
-        assert all(re.fullmatch(r"/img/[A-Za-z0-9_-]{22}", image) for image in spec["images"])
+        assert all(re.fullmatch(rf"/s/{survey.slug}/img/[A-Za-z0-9_-]{{22}}", image) for image in spec["images"])
+        assert all(client.get(image).status_code == 200 for image in spec["images"])  # each one preloadable
 
 
 def test_trials_reply_follows_the_answers_and_ends_finished(client, take):
@@ -381,7 +382,7 @@ def test_untimed_real_fake_page_works_as_a_form(client, take):
     survey = take(kind="real_fake", preset="hype-infinity", trials=2)
     html = client.get(url("trial", survey)).content.decode()
     assert "<noscript>" not in html
-    assert len(re.findall(r'<img src="/img/', html)) == 1
+    assert len(re.findall(rf'<img src="/s/{survey.slug}/img/', html)) == 1
     assert 'name="choice" value="real"' in html and 'name="choice" value="generated"' in html
     assert client.post(url("answer", survey), {"position": 0, "choice": "generated"}).status_code == 302
     assert Response.objects.get().choice == "generated"
