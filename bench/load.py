@@ -52,6 +52,10 @@ class PhaseResult:
     machine_cpu: float  # share of all cores busy
 
 
+# A database of the local Redis server that nothing else of evalsite uses (Celery's broker takes 0 by default).
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/14"
+
+
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile; nan for no values."""
     if not values:
@@ -127,7 +131,8 @@ def machine_lines(args) -> list[str]:
         f"shared by the client, gunicorn and PostgreSQL",
         f"gunicorn: {args.workers} workers x {args.threads} thread(s) "
         f"({'gthread, keep-alive' if args.threads > 1 else 'sync, a connection per request'}); "
-        f"persistent database connections {args.conn_max_age} s"
+        f"persistent database connections {args.conn_max_age} s; "
+        f"{'cache and sessions in Redis' if args.cache_url else 'per-worker cache, sessions in PostgreSQL'}"
         f"{'; prepared statements (server-side binding)' if args.prepared else ''}",
         f"think time {args.think:.2f} s mean (paced phase); {args.trials} trials per participant"
         f"{', images fetched' if args.images else ', images not fetched'}; "
@@ -153,16 +158,21 @@ def parse_args(argv=None):
     parser.add_argument("--conn-max-age", type=int, default=60,
                         help="EVALSITE_DB_CONN_MAX_AGE for the server (0: a new database connection per request)")
     parser.add_argument("--prepared", action="store_true",
-                        help="server-side parameter binding and prepared statements (bench/load_settings.py)")
+                        help="server-side parameter binding and prepared statements (EVALSITE_DB_PREPARED=true)")
     parser.add_argument("--images", action="store_true",
                         help="participants also fetch every trial's images (two small PNGs per pairwise trial)")
     parser.add_argument("--phases", default="paced,saturated,ceiling", help="which phases to run")
-    return parser.parse_args(argv)
+    parser.add_argument("--cache-url", default=DEFAULT_CACHE_URL,
+                        help="EVALSITE_CACHE_URL of the server, the shared cache that also holds the sessions, as "
+                             f"docs/deploy.md has it (default {DEFAULT_CACHE_URL}); 'none': per-worker memory")
+    args = parser.parse_args(argv)
+    args.cache_url = "" if args.cache_url.lower() == "none" else args.cache_url
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    reason = load_stack.postgres_missing_reason()
+    reason = load_stack.postgres_missing_reason() or (args.cache_url and load_stack.redis_missing_reason(args.cache_url))
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 1
@@ -171,8 +181,9 @@ def main(argv=None) -> int:
     phases = [x.strip() for x in args.phases.split(",") if x.strip()]
     results = []
     with load_stack.fresh_database() as db_url, tempfile.TemporaryDirectory(prefix="evalsite-load-") as folder:
-        env = load_stack.server_env(db_url, Path(folder), conn_max_age=args.conn_max_age, settings="bench.load_settings")
-        env["EVALSITE_BENCH_PREPARED"] = "1" if args.prepared else "0"
+        env = load_stack.server_env(db_url, Path(folder), conn_max_age=args.conn_max_age, settings="bench.load_settings",
+                                    cache_url=args.cache_url)
+        env["EVALSITE_DB_PREPARED"] = "true" if args.prepared else "false"
         prepared = load_stack.prepare_database(env, trials=args.trials, ceiling_table=True)
         with load_stack.Gunicorn(env, workers=args.workers, threads=args.threads) as server:
             survey = load_client.Survey(server.url, prepared["slug"], prepared["kind"], images=args.images)
@@ -185,6 +196,8 @@ def main(argv=None) -> int:
                           f"{percentile(result.latencies_ms, 0.99):6.0f} ms  lost {result.audit.lost}  "
                           f"doubled {result.audit.doubled}", flush=True)
             errors_logged = server.log_tail(2000)
+        if args.cache_url:
+            load_stack.redis_flush(args.cache_url)
     headers = ["participants", "phase", "answers/s", "p50 ms", "p95 ms", "p99 ms", "start s", "retries", "errors",
                "confirmed",
                "lost", "doubled", "unconfirmed", "client cpu", "machine cpu"]

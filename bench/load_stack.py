@@ -110,8 +110,13 @@ def wait_for_postgres(timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
-def server_env(db_url: str, folder: Path, conn_max_age: int = 60, settings: str = "evalsite.settings") -> dict:
-    """The environment of both the preparing process and the gunicorn server: same database, media and key."""
+def server_env(db_url: str, folder: Path, conn_max_age: int = 60, settings: str = "evalsite.settings",
+               cache_url: str = "") -> dict:
+    """The environment of both the preparing process and the gunicorn server: same database, media and key.
+
+    ``cache_url`` (redis://...): the shared cache a deployment with several workers has, which also holds the
+    sessions (evalsite.settings); empty: each worker's own memory, sessions in the database.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "EVALSITE_"))}
     env.update(
         DJANGO_SETTINGS_MODULE=settings,
@@ -127,7 +132,27 @@ def server_env(db_url: str, folder: Path, conn_max_age: int = 60, settings: str 
         EVALSITE_RATE_LIMITS_ENABLED="false",
         PYTHONPATH=str(REPO_ROOT),
     )
+    if cache_url:
+        env["EVALSITE_CACHE_URL"] = cache_url
     return env
+
+
+def redis_missing_reason(url: str) -> str | None:
+    """Why the Redis server at ``url`` cannot be used, or None when it answers a PING."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"no Redis at {url} ({error.__class__.__name__}: {error})"
+    return None
+
+
+def redis_flush(url: str) -> None:
+    """Empty the benchmark's Redis database: the sessions and counters of a database that is dropped too."""
+    import redis
+
+    redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
 
 
 def prepare_database(env: dict, trials: int, ceiling_table: bool = False) -> dict:

@@ -91,7 +91,10 @@ def participant_for_token(*, slug: str, token: str | None) -> Participant | None
     """The participant holding ``token`` in the survey ``slug``, with its survey."""
     if not token:
         return None
-    return Participant.objects.select_related("survey").filter(survey__slug=slug, token=token).first()
+    try:  # get(), not first(): a token is unique, and an ORDER BY would only cost time on every answer
+        return Participant.objects.select_related("survey").get(survey__slug=slug, token=token)
+    except Participant.DoesNotExist:
+        return None
 
 
 def survey_list_for_researcher(*, user) -> QuerySet[Survey]:

@@ -389,35 +389,44 @@ def response_record(
     ``participant`` is brought up to date: its progress, completion and exclusion as the answer left them.
     """
     _check_answer(choice, reaction_time_ms, client_timing)
-    with transaction.atomic():
-        # Lock the participant so that two simultaneous answers are decided one after the other.
-        locked = Participant.objects.select_for_update().select_related("survey").get(pk=participant.pk)
-        try:
-            return _record_locked(locked, position, choice, reaction_time_ms, client_timing)
-        finally:
-            for field in PROGRESS_FIELDS:
-                setattr(participant, field, getattr(locked, field))
+    try:
+        with transaction.atomic():
+            _lock_progress(participant)
+            return _record_locked(participant, position, choice, reaction_time_ms, client_timing)
+    except IntegrityError:
+        # A concurrent request stored this trial's answer first: only where row locks are ignored (SQLite).
+        participant.refresh_from_db(fields=PROGRESS_FIELDS)
+        stored = Response.objects.select_related("trial").filter(
+            trial__participant=participant, trial__position=position).first()
+        if stored is None:
+            raise
+        stored.trial.participant = participant
+        return _repeated_answer(stored, choice), False
 
 
 # What an answer can change on its participant.
 PROGRESS_FIELDS = ("answered_count", "completed_at", "screened_out_at", "exclusion_reason")
 
 
+def _lock_progress(participant: Participant) -> None:
+    """Lock the participant's row till the transaction ends, so that two simultaneous answers are decided one after
+    the other, and read its progress afresh."""
+    fresh = Participant.objects.select_for_update().values(*PROGRESS_FIELDS).get(pk=participant.pk)
+    for field, value in fresh.items():
+        setattr(participant, field, value)
+
+
 def _record_locked(participant: Participant, position: int, choice: str, reaction_time_ms, client_timing):
-    trial = participant.trials.filter(position=position).select_related("response").first()
-    if trial is None:
-        raise TrialNotCurrent("There is no such trial.")
+    try:
+        trial = Trial.objects.select_related("response").get(participant_id=participant.pk, position=position)
+    except Trial.DoesNotExist:
+        raise TrialNotCurrent("There is no such trial.") from None
     trial.participant = participant
     existing = getattr(trial, "response", None)
     if existing is not None:
         return _repeated_answer(existing, choice), False
     _check_current(participant, trial)
     response = _create_response(trial, choice, reaction_time_ms, client_timing)
-    if response is None:
-        # A concurrent request won the race (the database that ignores row locks, SQLite, gets here).
-        stored = Response.objects.get(trial=trial)
-        stored.trial = trial
-        return _repeated_answer(stored, choice), False
     _after_answer(participant, trial)
     return response, True
 
@@ -433,22 +442,18 @@ def _check_current(participant: Participant, trial: Trial) -> None:
         raise TrialNotCurrent("This is not the current trial.")
 
 
-def _create_response(trial: Trial, choice: str, reaction_time_ms, client_timing: dict | None) -> Response | None:
+def _create_response(trial: Trial, choice: str, reaction_time_ms, client_timing: dict | None) -> Response:
     allowed = trial_choices(trial)
     if choice not in allowed:
         raise BadAnswer(f"This trial takes {' or '.join(allowed)}, not {choice}.")
     planned_ms = trial_exposure_ms(trial=trial)  # an adaptive exposure the runner never asked for is decided now
     _check_planned_exposure(client_timing, planned_ms)
     valid, reasons = timing.trial_validity(client_timing, planned_ms)
-    try:
-        with transaction.atomic():
-            return Response.objects.create(
-                trial=trial, choice=choice, reaction_time_ms=reaction_time_ms, client_timing=client_timing or {},
-                correct=(choice == trial.expected_choice) if trial.expected_choice else None,
-                valid=valid, invalid_reasons=reasons,
-            )
-    except IntegrityError:
-        return None
+    return Response.objects.create(
+        trial=trial, choice=choice, reaction_time_ms=reaction_time_ms, client_timing=client_timing or {},
+        correct=(choice == trial.expected_choice) if trial.expected_choice else None,
+        valid=valid, invalid_reasons=reasons,
+    )
 
 
 def _check_planned_exposure(client_timing: dict | None, planned_ms: int | None) -> None:

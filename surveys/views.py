@@ -84,7 +84,7 @@ def _resume(request: HttpRequest, participant: Participant, identity: crowd.Crow
 def _next_page(participant: Participant) -> str:
     if participant.is_finished:
         return "surveys:done"
-    if participant.trials.filter(response__isnull=False).exists():
+    if participant.answered_count:
         return "surveys:trial"
     return "surveys:instructions"
 
