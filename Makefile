@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Worker processes of the first two test passes (pytest-xdist); 0 runs them in pytest's own process.
+TEST_PROCESSES ?= 2
 
 .PHONY: demo test serve messages clean
 
@@ -28,8 +30,8 @@ demo: $(VENV)/.runtime-installed
 ## test: install what the tests need and run the whole suite
 test: $(VENV)/.dev-installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest -m "not postgres" $(PYTEST_ARGS)
-	$(BIN)/python tests/postgres_pass.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not postgres" -n $(TEST_PROCESSES) $(PYTEST_ARGS)
+	$(BIN)/python tests/postgres_pass.py -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 	$(BIN)/python tests/faults_pass.py $(PYTEST_ARGS)
 
 ## serve: serve without touching the demo data
