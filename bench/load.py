@@ -148,7 +148,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds per phase (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds at the start of each phase")
-    parser.add_argument("--max-start", type=float, default=15,
+    parser.add_argument("--max-start", type=float, default=60,
                         help="open the window after this many seconds even if not all N participants have started")
     parser.add_argument("--levels", default="100,250,500", help="concurrent participants, comma-separated")
     parser.add_argument("--think", type=float, default=0.8, help="mean think time before an answer, paced phase (s)")
