@@ -480,7 +480,8 @@ def _after_answer(participant: Participant, trial: Trial) -> None:
         _screen_out_below_threshold(participant, protocol)
     participant.answered_count = trial.position + 1
     changed = ["answered_count"]
-    if participant.screened_out_at is None and participant.answered_count >= participant_stage_counts(participant=participant).total:
+    last = participant.answered_count >= participant_stage_counts(participant=participant).total
+    if participant.screened_out_at is None and last:
         participant.completed_at = timezone.now()
         changed.append("completed_at")
     participant.save(update_fields=changed)
