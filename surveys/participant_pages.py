@@ -11,10 +11,6 @@ from .selectors import participant_for_token
 SESSION_KEY = "evalsite.participant.{slug}"
 
 
-def session_participant(request: HttpRequest, survey: Survey) -> Participant | None:
-    return session_participant_of(request, survey.slug)
-
-
 def session_participant_of(request: HttpRequest, slug: str) -> Participant | None:
     """This browser's participant in the survey ``slug``, its survey loaded with it (one query on every answer)."""
     return participant_for_token(slug=slug, token=request.session.get(SESSION_KEY.format(slug=slug)))

@@ -15,7 +15,7 @@ from evalsite.ratelimit import rate_limited
 
 from . import crowd, services
 from .models import Participant, Survey
-from .participant_pages import participant_page, render_page, session_participant, session_participant_set
+from .participant_pages import participant_page, render_page, session_participant_of, session_participant_set
 from .selectors import participant_stage_counts
 
 SCREENED_OUT_READING_S = 10
@@ -36,7 +36,7 @@ def welcome(request: HttpRequest, slug: str) -> HttpResponse:
                                                trial_count=crowd.planned_trial_count(survey)))
     if identity.platform == Participant.Platform.MTURK and request.headers.get("Sec-Fetch-Dest") == "iframe":
         return _mturk_frame(request, survey, identity)
-    current = session_participant(request, survey)
+    current = session_participant_of(request, survey.slug)
     if current is not None:
         return _resume_in_this_browser(request, survey, current, identity)
     returning = crowd.participant_for_worker(survey=survey, identity=identity)
