@@ -17,12 +17,15 @@ consent to their first trial as well; "start s" says how long that rush took):
 
 Then every answer a client saw confirmed is looked up in the database: lost = confirmed but not stored (or
 stored with another choice), doubled = a trial with more than one response or a worker with two participants.
-The client shares the machine's cores with gunicorn and PostgreSQL: the table says how much CPU it took.
+The client shares the machine's cores with gunicorn and PostgreSQL: the first table says how much CPU it took,
+the second how many CPU milliseconds each part of the stack (gunicorn, PostgreSQL, Redis, the client) spent per
+answer inside the window (bench/load_stack.py, cpu_seconds).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import sys
@@ -50,6 +53,7 @@ class PhaseResult:
     unconfirmed: int
     client_cpu: float  # share of one core the benchmark process used
     machine_cpu: float  # share of all cores busy
+    cpu_ms: dict[str, float]  # CPU milliseconds per confirmed answer (insert) inside the window, by part of the stack
 
 
 # A database of the local Redis server that nothing else of evalsite uses (Celery's broker takes 0 by default).
@@ -77,21 +81,26 @@ def run_phase(level: int, phase: str, args, server: load_stack.Gunicorn, survey:
     prefix = f"{phase}{level}"
     busy0, total0 = cpu_busy_ticks()
     cpu0, wall0 = time.process_time(), time.monotonic()
+    cpu_reading = functools.partial(load_stack.cpu_seconds, server.process.pid)  # gunicorn leads its process group
     if phase == "ceiling":
-        tally = asyncio.run(load_client.ceiling_for(server.url, level, args.seconds, run=prefix, warmup_s=args.warmup))
+        tally = asyncio.run(load_client.ceiling_for(server.url, level, args.seconds, run=prefix, warmup_s=args.warmup,
+                                                    cpu_reading=cpu_reading))
         audit = load_client.ceiling_audit(db_url, tally, prefix)
     else:
         think = args.think if phase == "paced" else 0.0
         tally = asyncio.run(load_client.participants_for(survey, level, args.seconds, prefix=prefix, think_s=think,
-                                                         warmup_s=args.warmup, max_start_s=args.max_start))
+                                                         warmup_s=args.warmup, max_start_s=args.max_start,
+                                                         cpu_reading=cpu_reading))
         audit = load_client.audit(db_url, tally, prefix)
     busy1, total1 = cpu_busy_ticks()
+    answered = len(tally.in_window())
     return PhaseResult(
         level=level, phase=phase, rate=tally.rate(), start_s=tally.start_s, all_started=tally.all_started,
         latencies_ms=[1000 * x for x in tally.in_window()], retries=tally.retries,
         errors=sum(tally.errors.values()), audit=audit, unconfirmed=tally.unconfirmed,
         client_cpu=(time.process_time() - cpu0) / (time.monotonic() - wall0),
         machine_cpu=(busy1 - busy0) / max(1, total1 - total0),
+        cpu_ms={part: 1000 * seconds / max(1, answered) for part, seconds in tally.window_cpu.items()},
     )
 
 
@@ -121,6 +130,16 @@ def ratio_rows(results: list[PhaseResult]) -> list[list[str]]:
         saturated, ceiling, paced = (by_key[(level, name)] for name in ("saturated", "ceiling", "paced"))
         rows.append([str(level), f"{paced.rate:.0f}", f"{saturated.rate:.0f}", f"{ceiling.rate:.0f}",
                      f"{saturated.rate / ceiling.rate:.2f}x" if ceiling.rate else "-"])
+    return rows
+
+
+def cpu_rows(results: list[PhaseResult]) -> list[list[str]]:
+    """CPU ms per answer (insert) by part; the last column: the server side (gunicorn + PostgreSQL + Redis)."""
+    rows = []
+    for r in results:
+        server_side = sum(r.cpu_ms[part] for part in ("gunicorn", "postgres", "redis"))
+        rows.append([str(r.level), r.phase, f"{r.rate:.0f}", *(f"{r.cpu_ms[part]:.2f}" for part in load_stack.CPU_PARTS),
+                     f"{server_side:.2f}"])
     return rows
 
 
@@ -202,6 +221,8 @@ def main(argv=None) -> int:
                "confirmed",
                "lost", "doubled", "unconfirmed", "client cpu", "machine cpu"]
     print("\n" + table(headers, result_rows(results)))
+    print("\nCPU ms per answer (ceiling: per insert) inside the measured window, by part of the stack:\n"
+          + table(["participants", "phase", "answers/s", *load_stack.CPU_PARTS, "server side"], cpu_rows(results)))
     if set(phases) >= {"paced", "saturated", "ceiling"}:
         print("\n" + table(["participants", "paced/s", "saturated/s", "ceiling inserts/s", "saturated / ceiling"],
                            ratio_rows(results)))

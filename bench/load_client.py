@@ -20,6 +20,7 @@ import random
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -56,6 +57,7 @@ class Tally:
     window: tuple[float, float] = (0.0, 0.0)  # the measured interval (monotonic), set by the runner
     start_s: float = 0.0  # how long the first participants of every slot took to get started, all at once
     all_started: bool = True  # False: the window opened before all of them had (max_start_s ran out)
+    window_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds each part of the stack used in the window
 
     def in_window(self) -> list[float]:
         """Latencies (s) of the answers confirmed inside the measured window."""
@@ -281,7 +283,7 @@ async def take_part(survey: Survey, worker_id: str, connector, tally: Tally, thi
 
 async def participants_for(survey: Survey, count: int, seconds: float, *, prefix: str, think_s: float,
                            warmup_s: float = 2.0, ramp_s: float = 2.0, max_start_s: float = 15.0,
-                           grace_s: float = 60.0) -> Tally:
+                           grace_s: float = 60.0, cpu_reading: Callable[[], dict[str, float]] | None = None) -> Tally:
     """``count`` participants at all times, measured for ``seconds``: one who finishes is replaced by a new one.
 
     The slots start over ``ramp_s``; the measured window opens ``warmup_s`` after the first participant of every
@@ -304,18 +306,25 @@ async def participants_for(survey: Survey, count: int, seconds: float, *, prefix
     while tally.ready < count and time.monotonic() - began < max_start_s:
         await asyncio.sleep(0.05)
     tally.start_s, tally.all_started = time.monotonic() - began, tally.ready >= count
-    await _measure(tally, warmup_s, seconds)
+    await _measure(tally, warmup_s, seconds, cpu_reading)
     stop.set()
     await _finish(tasks, grace_s, tally)
     await connector.close()
     return tally
 
 
-async def _measure(tally: Tally, warmup_s: float, seconds: float) -> None:
+async def _measure(tally: Tally, warmup_s: float, seconds: float,
+                   cpu_reading: Callable[[], dict[str, float]] | None = None) -> None:
+    """Open the measured window after ``warmup_s`` and close it ``seconds`` later; with ``cpu_reading`` (CPU seconds
+    by part, so far), also note what each part used inside the window."""
     await asyncio.sleep(warmup_s)
+    before = cpu_reading() if cpu_reading else {}
     opened = time.monotonic()
     await asyncio.sleep(seconds)
     tally.window = (opened, time.monotonic())
+    if cpu_reading:
+        after = cpu_reading()
+        tally.window_cpu = {part: after[part] - before[part] for part in after}
 
 
 async def _finish(tasks: list[asyncio.Task], grace_s: float, tally: Tally) -> None:
@@ -329,7 +338,7 @@ async def _finish(tasks: list[asyncio.Task], grace_s: float, tally: Tally) -> No
 
 
 async def ceiling_for(base_url: str, count: int, seconds: float, *, run: str, warmup_s: float = 2.0,
-                      grace_s: float = 60.0) -> Tally:
+                      grace_s: float = 60.0, cpu_reading: Callable[[], dict[str, float]] | None = None) -> Tally:
     """``count`` clients posting to the bare-insert view back to back (bench/load_urls.py), measured for ``seconds``."""
     tally, stop = Tally(), asyncio.Event()
     connector = new_connector()
@@ -350,7 +359,7 @@ async def ceiling_for(base_url: str, count: int, seconds: float, *, run: str, wa
             tally.latencies.append((time.monotonic(), time.monotonic() - started))
 
     tasks = [asyncio.create_task(client(index)) for index in range(count)]
-    await _measure(tally, warmup_s, seconds)
+    await _measure(tally, warmup_s, seconds, cpu_reading)
     stop.set()
     await _finish(tasks, grace_s, tally)
     await session.close()

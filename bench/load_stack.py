@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -290,3 +291,74 @@ def postgres_version() -> str:
 
     with psycopg.connect(server_url(), connect_timeout=10) as connection:
         return connection.execute("SHOW server_version").fetchone()[0]
+
+
+# --- Where the CPU goes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessTimes:
+    """One line of /proc/<pid>/stat, the parts the benchmark needs (times in clock ticks)."""
+
+    name: str
+    parent: int
+    group: int
+    own: int  # user + system time of the process itself
+    reaped: int  # user + system time of its children that have exited and been waited for
+
+
+def parse_proc_stat(text: str) -> ProcessTimes:
+    # The name is in parentheses and may itself hold spaces and parentheses: the fields start after the last ")".
+    name = text[text.index("(") + 1:text.rindex(")")]
+    fields = text[text.rindex(")") + 2:].split()
+    # Fields 4, 5, 14, 15, 16 and 17 of proc(5): ppid, pgrp, utime, stime, cutime, cstime (state is field 3).
+    parent, group = int(fields[1]), int(fields[2])
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return ProcessTimes(name=name, parent=parent, group=group, own=utime + stime, reaped=cutime + cstime)
+
+
+def _all_process_times() -> dict[int, ProcessTimes]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                found[int(entry)] = parse_proc_stat(Path(f"/proc/{entry}/stat").read_text())
+            except (OSError, ValueError, IndexError):  # gone between the listing and the read
+                continue
+    return found
+
+
+CPU_PARTS = ("gunicorn", "postgres", "redis", "client")
+
+
+def cpu_seconds(server_group: int) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack: gunicorn (the process group ``server_group``: master and
+    workers), PostgreSQL (the postmaster and its backends), Redis, and this process (the client).
+
+    A part's root process also counts the time of its children that have exited (a backend closed with its
+    connection, a worker gunicorn replaced), so that a difference of two readings holds all the work in between.
+    """
+    processes = _all_process_times()
+    ticks = dict.fromkeys(CPU_PARTS, 0)
+    for pid, process in processes.items():
+        part = _part_of(pid, process, server_group)
+        if part is None:
+            continue
+        ticks[part] += process.own
+        parent = processes.get(process.parent)
+        if parent is None or _part_of(process.parent, parent, server_group) != part:  # the part's root
+            ticks[part] += process.reaped
+    per_second = os.sysconf("SC_CLK_TCK")
+    return {part: value / per_second for part, value in ticks.items()}
+
+
+def _part_of(pid: int, process: ProcessTimes, server_group: int) -> str | None:
+    if pid == os.getpid():
+        return "client"
+    if process.group == server_group:
+        return "gunicorn"
+    if process.name == "postgres":
+        return "postgres"
+    if process.name.startswith("redis-server"):
+        return "redis"
+    return None
