@@ -137,9 +137,9 @@ def cpu_rows(results: list[PhaseResult]) -> list[list[str]]:
     """CPU ms per answer (insert) by part; the last column: the server side (gunicorn + PostgreSQL + Redis)."""
     rows = []
     for r in results:
-        server_side = sum(r.cpu_ms[part] for part in ("gunicorn", "postgres", "redis"))
-        rows.append([str(r.level), r.phase, f"{r.rate:.0f}", *(f"{r.cpu_ms[part]:.2f}" for part in load_stack.CPU_PARTS),
-                     f"{server_side:.2f}"])
+        server_side = sum(r.cpu_ms[part] for part in load_stack.SERVER_PARTS)
+        by_part = [f"{r.cpu_ms[part]:.2f}" for part in load_stack.CPU_PARTS]
+        rows.append([str(r.level), r.phase, f"{r.rate:.0f}", *by_part, f"{server_side:.2f}"])
     return rows
 
 

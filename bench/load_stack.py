@@ -329,6 +329,7 @@ def _all_process_times() -> dict[int, ProcessTimes]:
 
 
 CPU_PARTS = ("gunicorn", "postgres", "redis", "client")
+SERVER_PARTS = ("gunicorn", "postgres", "redis")  # all but the simulated browsers
 
 
 def cpu_seconds(server_group: int) -> dict[str, float]:

@@ -8,9 +8,10 @@ from bench.load_stack import cpu_seconds, parse_proc_stat
 
 # A group leader that starts a child burning about 0.4 s of CPU, waits for it (so its time is "reaped" by the
 # leader, as a PostgreSQL backend's is by the postmaster once its connection closes), then idles to be read.
-LEADER = """
+BURN = "import time\\nend = time.process_time() + 0.4\\nwhile time.process_time() < end: pass"
+LEADER = f"""
 import subprocess, sys, time
-subprocess.run([sys.executable, "-c", "import time\\nend = time.process_time() + 0.4\\nwhile time.process_time() < end: pass"])
+subprocess.run([sys.executable, "-c", "{BURN}"])
 print("reaped", flush=True)
 time.sleep(30)
 """
