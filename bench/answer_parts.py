@@ -90,6 +90,7 @@ def measure(slug: str, repeats: int) -> list[tuple[str, float]]:
             state["client"] = started_client(slug, state["serial"])
             state["specs"] = state["client"].get(f"/s/{slug}/trials/").json()["trials"]
 
+    # The query specs.upcoming_specs makes (keep the two alike), from the participant's first trial.
     upcoming = lambda: participant.trials.filter(position__gte=0).select_related(  # noqa: E731
         "left_image", "right_image", "left_arm__pool").order_by("position")[: specs.LOOKAHEAD + 1]
     sql, params = upcoming().query.get_compiler(connection.alias).as_sql()
