@@ -4,7 +4,7 @@
 
 bench/load.py says what an answer costs under load (CPU ms per answer, by process); this script says where
 that goes inside Django. It makes a fresh database on the local PostgreSQL server (as load.py does, with the
-same survey: bench/load_setup.py), starts one participant through the real pages with Django's test client,
+same survey: bench/load_setup.py), starts participants through the real pages with Django's test client,
 and times, each as the median of ``--repeats`` blocks of one call:
 
 * a whole answer POST through the test client (middleware, session, view, reply); the test client's own
@@ -30,9 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import load_stack  # noqa: E402
-
-DEVICE_CHECK = {"frame_ms": 16.7, "frame_sd_ms": 0.2, "frames": 120, "late_frames": 0, "frame_runs": 1,
-                "screen": [1920, 1080], "window": [1600, 900], "dpr": 1, "stimulus_px": 300, "stimulus_fits": True}
+from bench.load_client import CHOICES, DEVICE_CHECK, client_timing  # noqa: E402  (what load.py's participants send)
 
 
 def median_ms(call, repeats: int) -> float:
@@ -58,9 +56,10 @@ def started_client(slug: str, serial: int):
 
 
 def answer(client, slug: str, spec: dict) -> list[dict]:
-    """Answer the trial of ``spec`` the way runner.js does; the reply's next specs. Fails loudly on a refusal."""
-    choice = "seen" if spec["stage"] == "training" else "left"
-    timing = {"planned_ms": spec["exposure_ms"], "attempts": 1}
+    """Answer the trial of ``spec`` as load.py's participants do (runner.js's fields and trial log); the reply's
+    next specs. Fails loudly on a refusal."""
+    choice = "seen" if spec["stage"] == "training" else CHOICES["pairwise"][0]  # bench/load_setup.py's survey
+    timing = client_timing(spec, reaction_ms=500.0, attempts=1)
     reply = client.post(f"/s/{slug}/answer/", {"position": spec["position"], "choice": choice,
                                                "reaction_time_ms": "500", "client_timing": json.dumps(timing)},
                         HTTP_ACCEPT="application/json")
