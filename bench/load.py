@@ -93,14 +93,14 @@ def run_phase(level: int, phase: str, args, server: load_stack.Gunicorn, survey:
                                                          cpu_reading=cpu_reading))
         audit = load_client.audit(db_url, tally, prefix)
     busy1, total1 = cpu_busy_ticks()
-    answered = len(tally.in_window())
+    in_window = tally.in_window()
     return PhaseResult(
         level=level, phase=phase, rate=tally.rate(), start_s=tally.start_s, all_started=tally.all_started,
-        latencies_ms=[1000 * x for x in tally.in_window()], retries=tally.retries,
+        latencies_ms=[1000 * x for x in in_window], retries=tally.retries,
         errors=sum(tally.errors.values()), audit=audit, unconfirmed=tally.unconfirmed,
         client_cpu=(time.process_time() - cpu0) / (time.monotonic() - wall0),
         machine_cpu=(busy1 - busy0) / max(1, total1 - total0),
-        cpu_ms={part: 1000 * seconds / max(1, answered) for part, seconds in tally.window_cpu.items()},
+        cpu_ms={part: 1000 * seconds / max(1, len(in_window)) for part, seconds in tally.window_cpu.items()},
     )
 
 
